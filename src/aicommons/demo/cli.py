@@ -1,0 +1,51 @@
+"""`aicommons demo`: the demo facility and the story that walks through it."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from aicommons.cli_support import console, emit, settings, work
+from aicommons.demo import data
+from aicommons.demo.seed import demo_password, is_demo, seed
+
+demo_app = typer.Typer(help="The demo facility: seed it, print its logins, run its story.",
+                       invoke_without_command=True)
+
+
+@demo_app.callback()
+def story(ctx: typer.Context) -> None:
+    """Run the whole demo story on top of the seed (at this stage: the seed itself)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    console.rule("AI Commons demo")
+    console.print("1. The facility: member states, institutions and people in every role.")
+    seed_command(quiet=False)
+    logins_command(as_json=False)
+
+
+@demo_app.command("seed")
+def seed_command(quiet: Annotated[bool, typer.Option(help="Print nothing but errors.")] = False) -> None:
+    """Create the demo facility if missing (idempotent; refuses a database with real accounts)."""
+    with work() as session:
+        report = seed(session, settings())
+    if quiet:
+        return
+    for note in report.notes:
+        console.print(f"[yellow]{note}[/yellow]")
+    console.print(f"Seeded {report.member_states} member states, {report.figures} economic figures, "
+                  f"{report.institutions} institutions, {report.people} people, {report.roles} roles "
+                  "(0 means it was already there).")
+
+
+@demo_app.command("logins")
+def logins_command(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """Print the demo logins (only on a demo database)."""
+    with work() as session:
+        if not is_demo(session):
+            console.print("This database holds no demo facility; there are no demo logins.")
+            raise typer.Exit(1)
+    password = demo_password(settings())
+    emit([{"role": role, "email": email, "password": password} for role, email in data.DEMO_LOGINS],
+         as_json=as_json, title="Demo logins (demo mode only)")

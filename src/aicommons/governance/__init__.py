@@ -1,0 +1,1 @@
+"""Governance: the council, contributions and voting. This issue holds only the economic figures."""

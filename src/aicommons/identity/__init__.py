@@ -1,0 +1,1 @@
+"""Identity: member states, institutions, people, roles, API tokens and login."""

@@ -1,0 +1,1 @@
+"""The transparency ledger: every public decision, as canonical JSON entries in an append-only log."""

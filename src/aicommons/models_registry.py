@@ -1,0 +1,9 @@
+"""Import every domain's tables so ``Base.metadata`` knows them all (for Alembic and tests)."""
+
+from __future__ import annotations
+
+
+def import_all_models() -> None:
+    from aicommons.governance import models as _governance  # noqa: F401
+    from aicommons.identity import models as _identity  # noqa: F401
+    from aicommons.ledger import models as _ledger  # noqa: F401

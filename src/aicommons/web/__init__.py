@@ -1,0 +1,1 @@
+"""Server-rendered portal pages. Every page works without JavaScript."""
