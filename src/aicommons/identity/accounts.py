@@ -135,6 +135,7 @@ def grant_role(session: Session, *, actor: Principal | None, person_id: int, rol
         if not member_state_code:
             raise invalid_field(("body", "member_state"), "a delegate represents a member state")
         state = get_member_state(session, member_state_code)
+        _refuse_duplicate(person, role, state.code)
         if state.status == MembershipStatus.OBSERVER:
             raise Conflict(f"{state.name} is an observer and sends no delegates")
         member_state_code = state.code
@@ -145,9 +146,8 @@ def grant_role(session: Session, *, actor: Principal | None, person_id: int, rol
             raise Conflict(f"{state.name} already has {MAX_DELEGATES_PER_STATE} delegates; revoke one first")
     elif member_state_code:
         raise invalid_field(("body", "member_state"), f"the {role.value} role is not held for a member state")
-    for grant in person.active_grants:
-        if grant.role == role and grant.member_state_code == member_state_code:
-            raise Conflict(f"{person.display_name} already holds the {role.value} role")
+    else:
+        _refuse_duplicate(person, role, None)
     grant = RoleGrant(person_id=person.id, role=role, member_state_code=member_state_code,
                       granted_at=clock.now(), granted_by_id=actor.person_id if actor else None, note=note)
     session.add(grant)
@@ -158,6 +158,12 @@ def grant_role(session: Session, *, actor: Principal | None, person_id: int, rol
                       actor=ledger.urn("person", actor.person_id) if actor else None,
                       data={"role": role.value, "member_state": member_state_code, "grant": grant.id})
     return grant
+
+
+def _refuse_duplicate(person: Person, role: Role, member_state_code: str | None) -> None:
+    for grant in person.active_grants:
+        if grant.role == role and grant.member_state_code == member_state_code:
+            raise Conflict(f"{person.display_name} already holds the {role.value} role")
 
 
 def revoke_role(session: Session, *, actor: Principal | None, grant_id: int,

@@ -133,7 +133,7 @@ def _clean_domains(domains: list[str]) -> list[str]:
             raise invalid_field(("body", "email_domains", i), str(exc)) from exc
         if value not in cleaned:
             cleaned.append(value)
-    return cleaned
+    return sorted(cleaned)
 
 
 def _check_unique(session: Session, *, name: str, country: str, ror_id: str | None,
