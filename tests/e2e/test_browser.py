@@ -151,6 +151,7 @@ def test_operator_logs_in_registers_an_institution_and_logs_out(server, browser,
         expect(country).to_have_value("XX")
         expect(page.get_by_label("Name")).to_have_value("Nowhere Institute")
         expect(page.get_by_role("alert")).to_contain_text("Please correct the following")
+        page.screenshot(path=str(tmp_path / "form-error.png"), full_page=True)
         page.goto("/institutions")
         expect(page.get_by_role("table")).to_contain_text("No institutions match.")
         expect(page.get_by_role("table")).not_to_contain_text("Nowhere Institute")
@@ -169,6 +170,7 @@ def test_operator_logs_in_registers_an_institution_and_logs_out(server, browser,
         expect(facts).to_contain_text("Finland (FI)")
         expect(facts).to_contain_text("University")
         expect(facts).to_contain_text("aalto-test.example, alumni.aalto-test.example")
+        page.screenshot(path=str(tmp_path / "registered.png"), full_page=True)
 
         # It is listed, and the listing links to the detail page.
         page.get_by_role("link", name="All institutions").click()
