@@ -64,11 +64,12 @@ class Result:
     p99_ms: float
     client_cpu: float  # share of one core the load generator used; near 1.0 means it, not the server, limits
     server_cpu: float  # share of one core the server process (and its workers) used
+    db_cpu: float  # share of one core all of PostgreSQL's processes used
     ratio: float = 0.0
 
 
 def cpu_seconds(pid: int) -> float:
-    """User+system CPU of a process and its children (uvicorn --workers N forks them), from /proc."""
+    """CPU of a process, its live children (uvicorn workers, PostgreSQL backends) and reaped ones."""
     total, tick = 0.0, os.sysconf("SC_CLK_TCK")
     pids = [pid]
     for task in Path(f"/proc/{pid}/task").glob("*/children"):
@@ -78,7 +79,7 @@ def cpu_seconds(pid: int) -> float:
             fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        total += (int(fields[11]) + int(fields[12])) / tick
+        total += sum(int(f) for f in fields[11:15]) / tick  # utime, stime, cutime, cstime
     return total
 
 
@@ -116,7 +117,7 @@ def percentile(ordered: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
-def run_phase(name: str, base: str, make_request, *, server_pid: int, clients: int, warmup: float,
+def run_phase(name: str, base: str, make_request, *, pids: tuple[int, int], clients: int, warmup: float,
               duration: float, headers: dict[str, str] | None = None) -> Result:
     """`clients` threads send back-to-back requests; only those started in the measured window count.
 
@@ -143,18 +144,19 @@ def run_phase(name: str, base: str, make_request, *, server_pid: int, clients: i
     for thread in threads:
         thread.start()
     time.sleep(max(0.0, window - time.perf_counter()))
-    client0, server0 = time.process_time(), cpu_seconds(server_pid)
+    cpu0 = [time.process_time(), *map(cpu_seconds, pids)]
     time.sleep(max(0.0, end - time.perf_counter()))
-    client_cpu = (time.process_time() - client0) / duration
-    server_cpu = (cpu_seconds(server_pid) - server0) / duration
+    cpu = [(now - before) / duration for now, before in zip([time.process_time(), *map(cpu_seconds, pids)],
+                                                            cpu0, strict=True)]
     for thread in threads:
         thread.join()
     merged = sorted(itertools.chain.from_iterable(latencies))
     return Result(name, len(merged), sum(errors), len(merged) / duration, percentile(merged, 0.50) * 1000,
-                  percentile(merged, 0.99) * 1000, client_cpu, server_cpu)
+                  percentile(merged, 0.99) * 1000, *cpu)
 
 
-def run_all(args, bare: str, real: str, pids: tuple[int, int], token: str, ids: list[int]) -> list[Result]:
+def run_all(args, bare: str, real: str, pids: tuple[int, int, int], token: str,
+            ids: list[int]) -> list[Result]:
     auth = {"Authorization": f"Bearer {token}"}
     ids_cycle = itertools.cycle(ids)  # next() on itertools objects is atomic under the GIL
     run_id = uuid.uuid4().hex[:8]
@@ -165,15 +167,16 @@ def run_all(args, bare: str, real: str, pids: tuple[int, int], token: str, ids: 
         body = {"name": f"Bench Institute {run_id}-{next(serial)}", "country": "DE", "kind": "university"}
         return client.post("/api/v1/institutions", json=body)
 
+    bare_pids, real_pids = (pids[0], pids[2]), (pids[1], pids[2])
     phases = [
-        ("ceiling: bare GET", bare, lambda c: c.get("/items"), pids[0], None),
-        ("read: list ?limit=20", real, lambda c: c.get("/api/v1/institutions?limit=20"), pids[1], auth),
+        ("ceiling: bare GET", bare, lambda c: c.get("/items"), bare_pids, None),
+        ("read: list ?limit=20", real, lambda c: c.get("/api/v1/institutions?limit=20"), real_pids, auth),
         ("read: GET one by id", real, lambda c: c.get(f"/api/v1/institutions/{next(ids_cycle)}"),
-         pids[1], auth),
-        ("write: POST", real, write, pids[1], auth),
+         real_pids, auth),
+        ("write: POST", real, write, real_pids, auth),
     ]
-    results = [run_phase(name, base, request, server_pid=pid, headers=headers, **common)
-               for name, base, request, pid, headers in phases]
+    results = [run_phase(name, base, request, pids=server_pids, headers=headers, **common)
+               for name, base, request, server_pids, headers in phases]
     ceiling = results[0].rps or float("nan")
     for r in results:
         r.ratio = r.rps / ceiling
@@ -199,15 +202,16 @@ def report(results: list[Result], args, console: Console) -> dict:
         return summary
     table = Table(title=f"AI Commons API on PostgreSQL: {args.clients} clients, {args.workers} uvicorn "
                         f"worker(s), {args.duration:g} s per phase")
-    for column in ("phase", "req/s", "p50 ms", "p99 ms", "errors", "vs ceiling", "client CPU", "server CPU"):
+    for column in ("phase", "req/s", "p50 ms", "p99 ms", "errors", "vs ceiling", "client CPU", "server CPU",
+                   "db CPU"):
         table.add_column(column, justify="left" if column == "phase" else "right")
     for r in results:
         table.add_row(r.phase, f"{r.rps:,.0f}", f"{r.p50_ms:.1f}", f"{r.p99_ms:.1f}",
                       f"[red]{r.errors}[/red]" if r.errors else "0", f"{r.ratio:.0%}",
-                      f"{r.client_cpu:.0%}", f"{r.server_cpu:.0%}")
+                      f"{r.client_cpu:.0%}", f"{r.server_cpu:.0%}", f"{r.db_cpu:.0%}")
     console.print(table)
-    console.print(f"The load generator (one process, httpx), the servers and PostgreSQL share this machine's "
-                  f"{os.cpu_count()} CPUs; CPU columns are shares of one core (PostgreSQL not included).")
+    console.print(f"The load generator ({args.clients} httpx threads in one process), the servers and "
+                  f"PostgreSQL share this machine's {os.cpu_count()} CPUs; CPU is in shares of one core.")
     if results[0].client_cpu > 0.9:
         console.print("[yellow]The load generator was near a full core during the ceiling phase, so the "
                       "ceiling is a lower bound and the ratios flatter the app.[/yellow]")
@@ -263,7 +267,8 @@ def main() -> None:
             ids = [item["id"] for item in page["items"]]
             console.print(f"Serving; {len(ids)} institutions seeded. Measuring {args.warmup:g} s warm-up + "
                           f"{args.duration:g} s per phase ...")
-            results = run_all(args, bare, real, (procs[0].pid, procs[1].pid), token, ids)
+            postmaster = int((cluster.root / "data" / "postmaster.pid").read_text().split()[0])
+            results = run_all(args, bare, real, (procs[0].pid, procs[1].pid, postmaster), token, ids)
             report(results, args, console)
         except KeyboardInterrupt:
             console.print("interrupted")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from html import unescape
 from html.parser import HTMLParser
+from urllib.parse import urljoin, urlsplit
 
 import pytest
 from sqlalchemy import func, select
@@ -53,7 +54,7 @@ def submit(client, page_url: str, action: str, data: dict, **kwargs):
 
 def text(fragment: str) -> str:
     """What a reader sees of an HTML fragment: tags dropped, entities decoded, spaces collapsed."""
-    return " ".join(unescape(re.sub(r"<[^>]+>", " ", fragment)).split())
+    return " ".join(unescape(re.sub(r"<[^>]+>", "", fragment)).split())
 
 
 def alert_text(html: str) -> str:
@@ -246,7 +247,8 @@ def test_logout_ends_the_session_so_the_old_cookie_stops_working(client, people,
     response = submit(client, "/account", "/logout", {})
     assert response.status_code == 303
     assert response.headers["location"] == "/"
-    assert 'aic_session=""' in response.headers["set-cookie"] or "Max-Age=0" in response.headers["set-cookie"]
+    cleared = next(c for c in response.headers.get_list("set-cookie") if c.startswith("aic_session="))
+    assert cleared.startswith('aic_session="";') and "Max-Age=0" in cleared
     assert count(factory, WebSession) == 0
     home = client.get("/").text
     assert "You are logged out." in home
@@ -278,6 +280,19 @@ def test_login_never_redirects_off_site(client, people, target):
                                            "password": PASSWORD, "next": target}, follow_redirects=False)
     assert response.status_code == 303
     assert response.headers["location"] == "/"
+
+
+@pytest.mark.parametrize("target", ["/\t/evil.example", "/\n/evil.example"])
+def test_login_next_with_control_characters_stays_on_site(client, people, target):
+    """Browsers drop tabs and newlines from URLs: '/<tab>/evil.example' must not become '//evil.example'."""
+    member = people.make(Role.RESEARCHER, password=PASSWORD)
+    page = client.get("/login", params={"next": target})
+    response = client.post("/login", data={"csrf_token": csrf_of(page.text), "email": member.person.email,
+                                           "password": PASSWORD, "next": target}, follow_redirects=False)
+    assert response.status_code == 303
+    location = response.headers["location"]
+    assert not re.search(r"[\t\n\r]", location)
+    assert urlsplit(urljoin("http://testserver/login", location)).netloc == "testserver"
 
 
 def test_account_page_needs_a_login_and_comes_back_after_it(client, people):
@@ -544,7 +559,8 @@ def test_nobody_can_revoke_another_persons_token(client, people, factory):
 
 def _grants(factory, person_id: int) -> list[RoleGrant]:
     with factory() as s:
-        return list(s.scalars(select(RoleGrant).where(RoleGrant.person_id == person_id).order_by(RoleGrant.id)))
+        query = select(RoleGrant).where(RoleGrant.person_id == person_id).order_by(RoleGrant.id)
+        return list(s.scalars(query))
 
 
 def test_operator_grants_and_revokes_a_role_and_the_history_says_who(client, people, factory):
@@ -641,3 +657,26 @@ def test_people_pages_need_a_login(client):
     response = client.get("/operator/people?role=operator", follow_redirects=False)
     assert response.status_code == 303
     assert response.headers["location"] == "/login?next=%2Foperator%2Fpeople%3Frole%3Doperator"
+
+
+def test_deactivating_a_person_ends_their_open_browser_session(app, client, people, factory):
+    from fastapi.testclient import TestClient
+
+    op = people.make(Role.OPERATOR, password=PASSWORD)
+    leaver = people.make(Role.RESEARCHER, password=PASSWORD)
+    with TestClient(app, base_url="http://testserver") as leaver_browser:
+        log_in_as(leaver_browser, leaver)
+        assert leaver_browser.get("/account", follow_redirects=False).status_code == 200
+
+        log_in_as(client, op)
+        url = f"/operator/people/{leaver.person.id}"
+        response = submit(client, url, f"{url}/deactivate", {})
+        assert response.status_code == 303
+        page = client.get(url).text
+        assert f"{leaver.person.display_name} is deactivated." in page
+        assert "<dt>Status</dt><dd>deactivated</dd>" in page
+        assert "Grant a role" not in page
+
+        assert leaver_browser.get("/account", follow_redirects=False).status_code == 303
+        assert login(leaver_browser, leaver.person.email).status_code == 401
+    assert [g.revoked_at is not None for g in _grants(factory, leaver.person.id)] == [True]

@@ -146,7 +146,7 @@ async def institution_create(request: Request, db: DB, principal: MaybePrincipal
 
 
 @router.get("/institutions/{institution_id}")
-def institution_detail(request: Request, db: DB, institution_id: int):
+def institution_detail(request: Request, db: DB, principal: MaybePrincipal, institution_id: int):
     institution = service.get_institution(db, institution_id)
     return render(request, "institution.html", {
         "institution": institution, "kind_labels": KIND_LABELS,

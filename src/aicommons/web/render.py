@@ -157,5 +157,11 @@ async def render_error(request: Request, status: int, title: str, detail: str,
                        headers: dict[str, str]):
     if status == 401:
         return login_redirect(request)
+    if not hasattr(request.state, "principal"):
+        # No route dependency ran (an unknown path): look the browser's session up so the header is right.
+        from aicommons.identity import auth
+
+        with request.app.state.session_factory() as session:
+            request.state.principal = auth.web_session_principal(session, request.cookies.get(SESSION_COOKIE))
     return render(request, "error.html", {"status": status, "title": title, "detail": detail},
                   status_code=status, headers=headers or None)
