@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -19,7 +20,16 @@ from aicommons.config import Settings, get_settings, read_or_create_secret
 from aicommons.database import create_db_engine, make_session_factory
 from aicommons.identity.api import router as identity_api
 from aicommons.identity.models import FacilityMeta
-from aicommons.middleware import BodyLimitMiddleware, Metrics, MetricsMiddleware, SecurityHeadersMiddleware
+from aicommons.ledger import sequencer
+from aicommons.ledger.api import router as ledger_api
+from aicommons.ledger.store import FullTileCache
+from aicommons.middleware import (
+    BodyLimitMiddleware,
+    LedgerHeadersMiddleware,
+    Metrics,
+    MetricsMiddleware,
+    SecurityHeadersMiddleware,
+)
 from aicommons.migrate import check_schema
 from aicommons.web import identity_pages, pages
 from aicommons.web.render import render_error
@@ -44,8 +54,16 @@ def create_app(settings: Settings | None = None, *, verify_schema: bool = True) 
         check_schema(engine)
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI):
+    async def lifespan(app_: FastAPI):
+        stop = asyncio.Event()
+        task = None
+        if settings.ledger_sequencer:
+            task = asyncio.create_task(sequencer.run_in_background(
+                app_.state.session_factory, settings, app_.state.ledger_signer, stop))
         yield
+        stop.set()
+        if task is not None:
+            await task
         engine.dispose()
 
     app = FastAPI(
@@ -59,15 +77,19 @@ def create_app(settings: Settings | None = None, *, verify_schema: bool = True) 
     app.state.session_factory = make_session_factory(engine)
     app.state.session_key = read_or_create_secret(settings, "session.key")
     app.state.metrics = Metrics()
+    app.state.tile_cache = FullTileCache()
+    app.state.ledger_signer = sequencer.signer_for(settings)
     app.state.render_error = render_error
     app.state.is_demo = _demo_flag(app)
 
     problems.install(app, wants_html=wants_html)
     app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(LedgerHeadersMiddleware)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
 
     app.include_router(identity_api)
+    app.include_router(ledger_api)
     app.include_router(pages.router)
     app.include_router(identity_pages.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

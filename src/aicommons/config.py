@@ -30,6 +30,12 @@ class Settings(BaseSettings):
     login_window_seconds: int = Field(default=15 * 60, ge=1)
     token_max_days: int = Field(default=365, ge=1, description="Longest lifetime an API token may have.")
     log_level: str = "info"
+    ledger_origin: str | None = Field(
+        default=None, description="Checkpoint origin and key name; default '<HOST>/ledger'.")
+    ledger_checkpoint_interval_seconds: float = Field(default=1.0, ge=0, description="At most one checkpoint per this many seconds.")
+    ledger_sequencer: bool = Field(default=True, description="Integrate queued entries in the server.")
+    ledger_poll_seconds: float = Field(default=0.5, gt=0, description="How often the sequencer looks.")
+    ledger_batch: int = Field(default=10_000, ge=1, le=1_000_000)
 
     @field_validator("data_dir")
     @classmethod
@@ -41,6 +47,10 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{self.data_dir / 'aicommons.db'}"
+
+    @property
+    def effective_ledger_origin(self) -> str:
+        return self.ledger_origin or f"{self.host}/ledger"
 
     @property
     def secrets_dir(self) -> Path:

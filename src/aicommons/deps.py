@@ -18,8 +18,14 @@ ANON_COOKIE = "aic_anon"
 
 
 def _unit_of_work(request: Request) -> Iterator[Session]:
-    """One transaction per request: committed before the response is sent, rolled back on any error."""
+    """One transaction per request: committed before the response is sent, rolled back on any error.
+
+    When the request recorded ledger entries, the response names their leaf hashes so the client can
+    look each one up (index and inclusion proof) once the sequencer has integrated it.
+    """
     session = request.app.state.session_factory()
+    # ledger.service.record appends to this list; LedgerHeadersMiddleware turns it into headers.
+    request.state.ledger_leaves = session.info.setdefault("ledger_leaves", [])
     try:
         yield session
         session.commit()

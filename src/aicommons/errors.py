@@ -67,3 +67,7 @@ class TooManyRequests(DomainError):
 def invalid_field(loc: tuple[str | int, ...], message: str) -> Invalid:
     """A 422 naming one field."""
     return Invalid(f"{'.'.join(str(p) for p in loc[1:] or loc)}: {message}", [FieldError(loc, message)])
+
+
+class BadRequest(DomainError):
+    __init__ = _kind(400, "Bad request", "bad-request")

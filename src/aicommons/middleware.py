@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import time
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -95,6 +96,36 @@ class MetricsMiddleware:
             method = scope.get("method", "")
             self.metrics.requests.labels(method, template, str(status)).inc()
             self.metrics.latency.labels(method, template).observe(time.perf_counter() - start)
+
+
+class LedgerHeadersMiddleware:
+    """Tell the client which ledger entries its (successful, committed) request recorded.
+
+    ``AICommons-Ledger-Leaf`` lists the entries' leaf hashes (URL-safe base64); ``Link`` points at the
+    lookup that returns each one's index and inclusion proof once the sequencer has integrated it.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_leaves(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] < 400:
+                leaves = scope.get("state", {}).get("ledger_leaves")
+                if leaves:
+                    encoded = [base64.urlsafe_b64encode(leaf).decode() for leaf in leaves]
+                    links = ", ".join(f'</api/v1/ledger/lookup?leaf_hash={e}>; rel="ledger-entry"'
+                                      for e in encoded)
+                    message["headers"] = [*message.get("headers", []),
+                                          (b"aicommons-ledger-leaf", ", ".join(encoded).encode()),
+                                          (b"link", links.encode())]
+            await send(message)
+
+        await self.app(scope, receive, with_leaves)
 
 
 class SecurityHeadersMiddleware:

@@ -43,4 +43,6 @@ def record(session: Session, *, kind: str, subject: str, actor: str | None, data
                         recorded_at=moment)
     session.add(entry)
     session.flush()
+    # The edge tells the client how to find the entry (see deps._unit_of_work).
+    session.info.setdefault("ledger_leaves", []).append(entry.leaf_hash)
     return entry
