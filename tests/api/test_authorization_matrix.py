@@ -147,6 +147,20 @@ def _revoke_grant(w: World, a: Actor) -> Call:
     return f"/api/v1/people/{person_id}/roles/{grant_id}", None
 
 
+def _ledger(w: World) -> tuple[int, str]:
+    """Integrate what is queued (as the server's sequencer would) and return the tree size and the first
+    entry's leaf hash, so ledger requests ask for things that exist."""
+    import base64
+
+    from aicommons.ledger import sequencer
+    from aicommons.ledger.models import LedgerEntry
+
+    result = sequencer.integrate_pending(w.factory, w.settings, sequencer.signer_for(w.settings))
+    with w.factory() as s:
+        leaf = s.query(LedgerEntry.leaf_hash).filter(LedgerEntry.tree_index == 0).scalar()
+    return result.size, base64.urlsafe_b64encode(leaf).decode()
+
+
 MATRIX: dict[tuple[str, str], Row] = {
     # member states: public read, operators (write scope) change
     ("GET", "/api/v1/member-states"): Row(None, lambda w, a: ("/api/v1/member-states", None)),
@@ -184,6 +198,20 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("POST", "/api/v1/people/{person_id}/roles"): Row(PEOPLE_WRITERS, lambda w, a: (
         f"/api/v1/people/{w.fresh_person().id}/roles", {"role": "reviewer", "note": "matrix"})),
     ("DELETE", "/api/v1/people/{person_id}/roles/{grant_id}"): Row(PEOPLE_WRITERS, _revoke_grant),
+    # the transparency ledger: public, no authentication
+    ("GET", "/ledger/checkpoint"): Row(None, lambda w, a: (_ledger(w) and "/ledger/checkpoint", None)),
+    ("GET", "/ledger/tile/{level}/{rest:path}"): Row(None, lambda w, a: (
+        _ledger(w) and "/ledger/tile/0/000.p/1", None)),
+    ("GET", "/api/v1/ledger/key"): Row(None, lambda w, a: ("/api/v1/ledger/key", None)),
+    ("GET", "/api/v1/ledger/entries"): Row(None, lambda w, a: ("/api/v1/ledger/entries", None)),
+    ("GET", "/api/v1/ledger/entries/{index}"): Row(None, lambda w, a: (
+        _ledger(w) and "/api/v1/ledger/entries/0", None)),
+    ("GET", "/api/v1/ledger/proofs/inclusion"): Row(None, lambda w, a: (
+        f"/api/v1/ledger/proofs/inclusion?index=0&tree_size={_ledger(w)[0]}", None)),
+    ("GET", "/api/v1/ledger/proofs/consistency"): Row(None, lambda w, a: (
+        f"/api/v1/ledger/proofs/consistency?old_size=1&new_size={_ledger(w)[0]}", None)),
+    ("GET", "/api/v1/ledger/lookup"): Row(None, lambda w, a: (
+        f"/api/v1/ledger/lookup?leaf_hash={_ledger(w)[1]}", None)),
     # operations and documentation: public
     ("GET", "/healthz"): Row(None, lambda w, a: ("/healthz", None)),
     ("GET", "/metrics"): Row(None, lambda w, a: ("/metrics", None)),
