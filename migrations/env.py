@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from alembic import context
+
 from aicommons.database import Base, create_db_engine
 from aicommons.models_registry import import_all_models
 

@@ -31,13 +31,13 @@ from aicommons.middleware import (
     SecurityHeadersMiddleware,
 )
 from aicommons.migrate import check_schema
-from aicommons.web import identity_pages, pages
+from aicommons.web import identity_pages, ledger_pages, pages
 from aicommons.web.render import render_error
 from aicommons.web.render import templates as _templates  # noqa: F401  (loads templates at import)
 
 log = logging.getLogger("aicommons")
 STATIC_DIR = Path(__file__).parent / "web" / "static"
-MACHINE_PATHS = ("/api/", "/healthz", "/metrics", "/openapi.json", "/ledger/")
+MACHINE_PATHS = ("/api/", "/healthz", "/metrics", "/openapi.json", "/ledger/tile/", "/ledger/checkpoint")
 
 DEMO_KEY = "demo"
 
@@ -92,6 +92,7 @@ def create_app(settings: Settings | None = None, *, verify_schema: bool = True) 
     app.include_router(ledger_api)
     app.include_router(pages.router)
     app.include_router(identity_pages.router)
+    app.include_router(ledger_pages.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.mount("/swagger-ui", StaticFiles(directory=swagger_ui_path), name="swagger")
 

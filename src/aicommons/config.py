@@ -32,7 +32,8 @@ class Settings(BaseSettings):
     log_level: str = "info"
     ledger_origin: str | None = Field(
         default=None, description="Checkpoint origin and key name; default '<HOST>/ledger'.")
-    ledger_checkpoint_interval_seconds: float = Field(default=1.0, ge=0, description="At most one checkpoint per this many seconds.")
+    ledger_checkpoint_interval_seconds: float = Field(
+        default=1.0, ge=0, description="At most one checkpoint per this many seconds.")
     ledger_sequencer: bool = Field(default=True, description="Integrate queued entries in the server.")
     ledger_poll_seconds: float = Field(default=0.5, gt=0, description="How often the sequencer looks.")
     ledger_batch: int = Field(default=10_000, ge=1, le=1_000_000)

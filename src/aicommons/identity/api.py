@@ -6,8 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from aicommons.errors import NotFound
 from aicommons.deps import DB, CurrentPrincipal, SettingsDep
+from aicommons.errors import NotFound
 from aicommons.identity import accounts, auth, policy, service
 from aicommons.identity.models import InstitutionKind, MembershipStatus, Role
 from aicommons.identity.schemas import (

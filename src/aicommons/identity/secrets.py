@@ -17,7 +17,7 @@ _DUMMY_HASH = _HASHER.hash("not a password of anyone")
 
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 256
-TOKEN_PREFIX = "aic_"
+TOKEN_PREFIX = "aic_"  # noqa: S105 (a public prefix, not a secret)
 
 
 def hash_password(password: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from datetime import timedelta
 
@@ -46,7 +47,5 @@ async def run_in_background(factory: sessionmaker[Session], settings: Settings, 
             return
         except Exception:  # a database hiccup: try again on the next tick
             log.exception("ledger integration failed; retrying")
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=settings.ledger_poll_seconds)
-        except TimeoutError:
-            pass

@@ -92,7 +92,8 @@ def _read_flash(request: Request) -> list[tuple[str, str]]:
 
 def nav_for(principal: Principal | None) -> list[tuple[str, str]]:
     """Navigation links this person may use; later wings add theirs here."""
-    links = [("/", "Home"), ("/member-states", "Member states"), ("/institutions", "Institutions")]
+    links = [("/", "Home"), ("/member-states", "Member states"), ("/institutions", "Institutions"),
+             ("/ledger", "Ledger")]
     if principal is None:
         return links
     if principal.has_role(Role.OPERATOR) or principal.has_role(Role.AUDITOR):
