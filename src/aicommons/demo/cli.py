@@ -22,7 +22,21 @@ def story(ctx: typer.Context) -> None:
     console.rule("AI Commons demo")
     console.print("1. The facility: member states, institutions and people in every role.")
     seed_command(quiet=False)
+    console.print("2. The public record: every admission, registration and public office goes into the ledger.")
+    _ledger_step()
     logins_command(as_json=False)
+
+
+def _ledger_step() -> None:
+    from aicommons.cli_support import _factory
+    from aicommons.ledger import sequencer
+
+    cfg = settings()
+    result = sequencer.integrate_pending(_factory(cfg.effective_database_url), cfg, sequencer.signer_for(cfg))
+    key = sequencer.signer_for(cfg).verifier.encode()
+    console.print(f"   {result.integrated} new entries integrated; the ledger holds {result.size}.")
+    console.print(f"   Anyone can check it: aicommons ledger verify --url http://{cfg.host}:{cfg.port} --key '{key}'",
+                  soft_wrap=True)
 
 
 @demo_app.command("seed")

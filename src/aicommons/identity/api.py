@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 
-from aicommons.deps import DB, CurrentPrincipal, SettingsDep
+from aicommons.deps import DB, CurrentPrincipal, SettingsDep, read_only
 from aicommons.errors import NotFound
 from aicommons.identity import accounts, auth, policy, service
 from aicommons.identity.models import InstitutionKind, MembershipStatus, Role
@@ -37,17 +37,24 @@ Cursor = Annotated[str | None, Query(max_length=200, description="From the previ
 # --- member states (public read, operators write) ------------------------------------------------
 
 
-@router.get("/member-states", tags=["member states"], response_model=PageOut[MemberStateOut])
-def list_member_states(db: DB, cursor: Cursor = None, limit: Limit = DEFAULT_LIMIT,
-                       status: MembershipStatus | None = None):
-    page = service.list_member_states(db, cursor=cursor, limit=limit, status=status)
-    return PageOut[MemberStateOut](items=[MemberStateOut.model_validate(s) for s in page.items],
-                                   next_cursor=page.next_cursor)
+MemberStatePage = PageOut[MemberStateOut]
+InstitutionPage = PageOut[InstitutionOut]
+
+
+@router.get("/member-states", tags=["member states"], response_model=MemberStatePage)
+async def list_member_states(request: Request, cursor: Cursor = None, limit: Limit = DEFAULT_LIMIT,
+                             status: MembershipStatus | None = None):
+    def query(db) -> MemberStatePage:
+        page = service.list_member_states(db, cursor=cursor, limit=limit, status=status)
+        return MemberStatePage(items=[MemberStateOut.model_validate(s) for s in page.items],
+                               next_cursor=page.next_cursor)
+
+    return await read_only(request, query)
 
 
 @router.get("/member-states/{code}", tags=["member states"], response_model=MemberStateOut)
-def get_member_state(db: DB, code: str):
-    return MemberStateOut.model_validate(service.get_member_state(db, code))
+async def get_member_state(request: Request, code: str):
+    return await read_only(request, lambda db: MemberStateOut.model_validate(service.get_member_state(db, code)))
 
 
 @router.post("/member-states", tags=["member states"], response_model=MemberStateOut,
@@ -71,19 +78,21 @@ def change_member_state(db: DB, principal: CurrentPrincipal, code: str, body: Me
 # --- institutions (public read; operators anywhere, delegates in their own country) ---------------
 
 
-@router.get("/institutions", tags=["institutions"], response_model=PageOut[InstitutionOut])
-def list_institutions(db: DB, cursor: Cursor = None, limit: Limit = DEFAULT_LIMIT,
-                      country: Annotated[str | None, Query(max_length=2)] = None,
-                      kind: InstitutionKind | None = None,
-                      q: Annotated[str | None, Query(max_length=100, description="Name contains")] = None):
-    page = service.list_institutions(db, cursor=cursor, limit=limit, country=country, kind=kind, search=q)
-    return PageOut[InstitutionOut](items=[InstitutionOut.of(i) for i in page.items],
-                                   next_cursor=page.next_cursor)
+@router.get("/institutions", tags=["institutions"], response_model=InstitutionPage)
+async def list_institutions(request: Request, cursor: Cursor = None, limit: Limit = DEFAULT_LIMIT,
+                            country: Annotated[str | None, Query(max_length=2)] = None,
+                            kind: InstitutionKind | None = None,
+                            q: Annotated[str | None, Query(max_length=100, description="Name contains")] = None):
+    def query(db) -> InstitutionPage:
+        page = service.list_institutions(db, cursor=cursor, limit=limit, country=country, kind=kind, search=q)
+        return InstitutionPage(items=[InstitutionOut.of(i) for i in page.items], next_cursor=page.next_cursor)
+
+    return await read_only(request, query)
 
 
 @router.get("/institutions/{institution_id}", tags=["institutions"], response_model=InstitutionOut)
-def get_institution(db: DB, institution_id: int):
-    return InstitutionOut.of(service.get_institution(db, institution_id))
+async def get_institution(request: Request, institution_id: int):
+    return await read_only(request, lambda db: InstitutionOut.of(service.get_institution(db, institution_id)))
 
 
 @router.post("/institutions", tags=["institutions"], response_model=InstitutionOut,

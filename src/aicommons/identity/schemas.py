@@ -70,9 +70,11 @@ class InstitutionOut(BaseModel):
 
     @classmethod
     def of(cls, institution) -> InstitutionOut:
+        """From an ORM institution or a list row (whose ``domains`` are already strings)."""
+        domains = [d if isinstance(d, str) else d.domain for d in institution.domains]
         return cls(id=institution.id, name=institution.name, country=institution.country_code,
-                   kind=institution.kind, ror_id=institution.ror_id,
-                   email_domains=[d.domain for d in institution.domains], created_at=institution.created_at)
+                   kind=institution.kind, ror_id=institution.ror_id, email_domains=domains,
+                   created_at=institution.created_at)
 
 
 class RoleGrantIn(BaseModel):

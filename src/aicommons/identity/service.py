@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -97,12 +98,26 @@ def change_member_state(session: Session, *, actor: Principal | None, code: str,
 # --- institutions --------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class InstitutionRow:
+    """An institution as lists show it: plain values, no ORM object (lists are the busiest reads)."""
+
+    id: int
+    name: str
+    country_code: str
+    kind: InstitutionKind
+    ror_id: str | None
+    created_at: datetime
+    domains: list[str]
+
+
 def list_institutions(session: Session, *, cursor: str | None = None, limit: int = DEFAULT_LIMIT,
                       country: str | None = None, kind: InstitutionKind | None = None,
-                      search: str | None = None) -> Page[Institution]:
+                      search: str | None = None) -> Page[InstitutionRow]:
     """Institutions ordered by id, optionally filtered by country, kind and a name fragment."""
     after = decode_cursor(cursor, int)
-    query = select(Institution).order_by(Institution.id).limit(limit + 1)
+    query = (select(Institution.id, Institution.name, Institution.country_code, Institution.kind,
+                    Institution.ror_id, Institution.created_at).order_by(Institution.id).limit(limit + 1))
     if after is not None:
         query = query.where(Institution.id > after)
     if country:
@@ -111,10 +126,18 @@ def list_institutions(session: Session, *, cursor: str | None = None, limit: int
         query = query.where(Institution.kind == kind)
     if search:
         query = query.where(func.lower(Institution.name).contains(search.lower(), autoescape=True))
-    rows = list(session.scalars(query))
+    rows = session.execute(query).all()
     more = len(rows) > limit
     rows = rows[:limit]
-    return Page(rows, encode_cursor(rows[-1].id) if more else None)
+    domains: dict[int, list[str]] = {}
+    if rows:
+        for owner, domain in session.execute(
+                select(InstitutionDomain.institution_id, InstitutionDomain.domain)
+                .where(InstitutionDomain.institution_id.in_([r.id for r in rows]))
+                .order_by(InstitutionDomain.domain)):
+            domains.setdefault(owner, []).append(domain)
+    items = [InstitutionRow(*r, domains=domains.get(r.id, [])) for r in rows]
+    return Page(items, encode_cursor(items[-1].id) if more else None)
 
 
 def get_institution(session: Session, institution_id: int) -> Institution:
