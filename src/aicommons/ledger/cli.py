@@ -12,6 +12,7 @@ from rich.progress import Progress
 
 from aicommons.cli_support import _factory, console, err_console, settings, work
 from aicommons.ledger import reading, sequencer, verify
+from aicommons.ledger.store import latest_checkpoint
 from aicommons.migrate import SchemaOutOfDate, check_schema
 
 ledger_app = typer.Typer(help="The transparency ledger: integrate, and verify it as an outsider would.",
@@ -60,7 +61,7 @@ def status() -> None:
         queued = session.scalar(select(func.count()).select_from(LedgerEntry)
                                 .where(LedgerEntry.tree_index.is_(None)))
         size = reading.tree_size(session)
-        latest = reading.store.latest_checkpoint(session)
+        latest = latest_checkpoint(session)
     console.print(f"Tree size {size}, {queued} queued.")
     console.print(latest.note if latest else "No checkpoint signed yet.")
 

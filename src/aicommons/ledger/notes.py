@@ -47,7 +47,7 @@ class Verifier:
     def parse(cls, vkey: str) -> Verifier:
         """Parse ``<name>+<hex key id>+<base64(0x01 || public key)>``."""
         try:
-            name, hex_id, b64 = vkey.strip().split("+")
+            name, hex_id, b64 = vkey.strip().split("+", 2)  # base64 may itself contain "+"
             raw = base64.b64decode(b64, validate=True)
             kid = bytes.fromhex(hex_id)
         except (ValueError, binascii.Error) as exc:

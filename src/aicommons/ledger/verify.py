@@ -198,7 +198,10 @@ def check_proof(text: str, vkey: str) -> CheckedProof:
     rest = lines[1:]
     entry = None
     if rest and rest[0].startswith("extra "):
-        entry = base64.b64decode(rest.pop(0)[len("extra "):])
+        try:
+            entry = base64.b64decode(rest.pop(0)[len("extra "):], validate=True)
+        except ValueError as exc:
+            raise VerificationFailed("the extra line is not base64") from exc
     if not rest or not rest[0].startswith("index ") or not rest[0][6:].isdigit():
         raise VerificationFailed("missing 'index N' line")
     index = int(rest.pop(0)[6:])

@@ -12,6 +12,7 @@ from aicommons.deps import DB, MaybePrincipal
 from aicommons.ledger import reading
 from aicommons.ledger.kinds import KINDS
 from aicommons.ledger.models import LedgerEntry
+from aicommons.ledger.store import latest_checkpoint
 from aicommons.web.render import render
 
 router = APIRouter(include_in_schema=False)
@@ -22,7 +23,7 @@ PAGE = 25
 def ledger_page(request: Request, db: DB, principal: MaybePrincipal,
                 kind: str | None = Query(None, max_length=100), subject: str | None = Query(None, max_length=200),
                 cursor: str | None = Query(None, max_length=200)):
-    latest = reading.store.latest_checkpoint(db)
+    latest = latest_checkpoint(db)
     counts = db.execute(select(LedgerEntry.kind, func.count()).where(LedgerEntry.tree_index.is_not(None))
                         .group_by(LedgerEntry.kind).order_by(LedgerEntry.kind)).all()
     queued = db.scalar(select(func.count()).select_from(LedgerEntry).where(LedgerEntry.tree_index.is_(None)))
@@ -43,7 +44,7 @@ def ledger_page(request: Request, db: DB, principal: MaybePrincipal,
 @router.get("/ledger/entry/{index}")
 def ledger_entry_page(request: Request, db: DB, principal: MaybePrincipal, index: int):
     entry = reading.entry_at(db, index)
-    latest = reading.store.latest_checkpoint(db)
+    latest = latest_checkpoint(db)
     proof, size = [], None
     if latest is not None and index < latest.size:
         size = latest.size
