@@ -40,6 +40,7 @@ test: install-test system-deps
 
 bench: install-test system-deps
 	$(BIN)/python benchmarks/api.py
+	$(BIN)/python benchmarks/ledger.py
 
 lint: install-test
 	$(BIN)/ruff check src tests benchmarks migrations

@@ -34,7 +34,8 @@ READ_RATIO_TARGET = 0.50
 P99_TARGET_MS = 100.0
 
 # The ceiling: a sync `def` endpoint (run in the threadpool, like ours) returning a list about the size
-# of an institutions page, so the difference to the real app is the database, auth and our middleware.
+# of an institutions page, so the difference to the real app is the database, our middleware and
+# dependencies, and (for writes, since institutions are public to read) the token check.
 BARE_APP = '''
 from fastapi import FastAPI
 
@@ -238,7 +239,7 @@ def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     procs: list[subprocess.Popen] = []
-    cluster = None
+    cluster, interrupted = None, False
     with tempfile.TemporaryDirectory(prefix="aicommons-bench-") as tmp:
         try:
             console.print("Starting PostgreSQL (durable: fsync on) ...")
@@ -272,6 +273,7 @@ def main() -> None:
             report(results, args, console)
         except KeyboardInterrupt:
             console.print("interrupted")
+            interrupted = True
         finally:
             for proc in procs:
                 proc.terminate()
@@ -282,6 +284,8 @@ def main() -> None:
                     proc.kill()
             if cluster is not None:
                 cluster.stop()
+    if interrupted:
+        sys.exit(130)
 
 
 if __name__ == "__main__":

@@ -124,7 +124,8 @@ def _free_port() -> int:
 def test_the_cli_verifies_a_running_server(tmp_path):
     """`aicommons ledger verify`, `proof` and `check-proof` against a real server over HTTP."""
     cli = str(Path(sys.executable).with_name("aicommons"))
-    env = {**os.environ, "AICOMMONS_DATA_DIR": str(tmp_path / "var"), "AICOMMONS_LEDGER_CHECKPOINT_INTERVAL_SECONDS": "0"}
+    env = {**os.environ, "AICOMMONS_DATA_DIR": str(tmp_path / "var"),
+           "AICOMMONS_LEDGER_CHECKPOINT_INTERVAL_SECONDS": "0"}
     env.pop("AICOMMONS_DATABASE_URL", None)
     for args in (["db", "upgrade"], ["demo", "seed", "--quiet"], ["ledger", "integrate"]):
         subprocess.run([cli, *args], env=env, check=True, capture_output=True, timeout=120)
