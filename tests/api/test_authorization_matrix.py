@@ -203,6 +203,7 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/ledger/tile/{level}/{rest:path}"): Row(None, lambda w, a: (
         _ledger(w) and "/ledger/tile/0/000.p/1", None)),
     ("GET", "/api/v1/ledger/key"): Row(None, lambda w, a: ("/api/v1/ledger/key", None)),
+    ("GET", "/api/v1/ledger/kinds"): Row(None, lambda w, a: ("/api/v1/ledger/kinds", None)),
     ("GET", "/api/v1/ledger/entries"): Row(None, lambda w, a: ("/api/v1/ledger/entries", None)),
     ("GET", "/api/v1/ledger/entries/{index}"): Row(None, lambda w, a: (
         _ledger(w) and "/api/v1/ledger/entries/0", None)),

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from aicommons.deps import DB
 from aicommons.errors import NotFound
 from aicommons.ledger import reading, tiles
+from aicommons.ledger.kinds import KINDS
 from aicommons.pagination import DEFAULT_LIMIT, MAX_LIMIT
 
 router = APIRouter(tags=["ledger"])
@@ -85,6 +86,20 @@ def get_tile(db: DB, level: str, rest: str):
 def get_key(request: Request):
     """The verifier key: ``<name>+<key id>+<base64 key>``, as sumdb/note and c2sp.org/signed-note read it."""
     return Response(request.app.state.ledger_signer.verifier.encode() + "\n", media_type="text/plain")
+
+
+class KindOut(BaseModel):
+    kind: str
+    subject: str
+    meaning: str
+    data_fields: dict[str, str]
+
+
+@router.get("/api/v1/ledger/kinds", response_model=list[KindOut])
+def list_kinds():
+    """Every kind of entry the ledger records, with the public ``data`` fields each carries."""
+    return [KindOut(kind=k.name, subject=k.subject, meaning=k.meaning, data_fields=k.data_fields)
+            for k in KINDS.values()]
 
 
 @router.get("/api/v1/ledger/entries/{index}", response_class=Response,
