@@ -7,6 +7,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from aicommons.errors import DomainError
@@ -62,6 +63,15 @@ def install(app: FastAPI, *, wants_html) -> None:
             return await app.state.render_error(request, exc.status_code, title, detail, exc.headers or {})
         return problem(exc.status_code, title, detail, slug=title.lower().replace(" ", "-"),
                        instance=request.url.path, headers=exc.headers)
+
+    @app.exception_handler(DataError)
+    async def _unstorable(request: Request, exc: DataError):
+        # The database refused a value (a NUL character, a number out of range): the input's fault.
+        log.info("database refused a value on %s %s: %s", request.method, request.url.path, type(exc.orig).__name__)
+        detail = "a value in the request cannot be stored or searched (a NUL character or an out-of-range number)"
+        if wants_html(request):
+            return await app.state.render_error(request, 400, "Bad request", detail, {})
+        return problem(400, "Bad request", detail, slug="bad-request", instance=request.url.path)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception):

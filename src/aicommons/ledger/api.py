@@ -44,7 +44,8 @@ class ConsistencyProofOut(BaseModel):
 
 
 class LookupOut(BaseModel):
-    status: str = Field(description="'integrated' or 'queued' (not yet in the tree; ask again shortly)")
+    status: str = Field(description="'integrated' (with a proof against the latest signed checkpoint) or "
+                                    "'queued' (not yet covered by a signed checkpoint; ask again shortly)")
     leaf_hash: str
     index: int | None
     tree_size: int
@@ -72,12 +73,15 @@ def get_checkpoint(db: DB):
 
 @router.get("/ledger/tile/{level}/{rest:path}", response_class=Response,
             responses={200: {"content": {"application/octet-stream": {}}}})
-def get_tile(db: DB, level: str, rest: str):
+def get_tile(request: Request, db: DB, level: str, rest: str):
     """A hash tile or an entry bundle (c2sp.org/tlog-tiles). Full tiles never change."""
     try:
         path = tiles.parse_tile_path(level, rest)
     except ValueError as exc:
         raise NotFound(f"not a tile path: {exc}") from exc
+    # The router's pattern lets a trailing newline through; a tile must have exactly one name.
+    if request.scope["path"] != f"/ledger/{path.encode()}":
+        raise NotFound("not a canonical tile path")
     data = reading.bundle_data(db, path) if path.level is None else reading.tile_data(db, path)
     return Response(data, media_type="application/octet-stream", headers={"Cache-Control": IMMUTABLE})
 
@@ -138,5 +142,7 @@ def consistency(request: Request, db: DB, old_size: Annotated[int, Query()], new
 def lookup(request: Request, db: DB, leaf_hash: Annotated[str, Query(max_length=100)]):
     """Find an entry by leaf hash (as returned in the ``AICommons-Ledger-Leaf`` header of a change)."""
     found = reading.lookup(db, reading.parse_hash(leaf_hash), cache=_cache(request))
-    return LookupOut(status="queued" if found.queued else "integrated", leaf_hash=reading.b64(found.entry.leaf_hash),
-                     index=found.entry.tree_index, tree_size=found.size, hashes=[reading.b64(h) for h in found.proof])
+    return LookupOut(status="queued" if found.queued else "integrated",
+                     leaf_hash=reading.b64(found.entry.leaf_hash),
+                     index=None if found.queued else found.entry.tree_index, tree_size=found.size,
+                     hashes=[reading.b64(h) for h in found.proof])

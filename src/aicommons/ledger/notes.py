@@ -11,6 +11,7 @@ import base64
 import binascii
 import hashlib
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +22,9 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 ALG_ED25519 = 0x01
 SIGNATURE_PREFIX = "\u2014 "  # an em dash and a space
 MAX_SIGNATURES = 100
+
+
+_DECIMAL = re.compile(r"0|[1-9][0-9]*")
 
 
 class NoteError(ValueError):
@@ -182,7 +186,7 @@ class Checkpoint:
         origin, size, root = lines[0], lines[1], lines[2]
         if not origin:
             raise NoteError("a checkpoint needs an origin")
-        if not size.isdigit() or (size != "0" and size.startswith("0")):
+        if not _DECIMAL.fullmatch(size):
             raise NoteError("a checkpoint size is a decimal with no leading zeros")
         try:
             root_bytes = base64.b64decode(root, validate=True)

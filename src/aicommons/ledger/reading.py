@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from aicommons.errors import BadRequest, NotFound, invalid_field
-from aicommons.ledger import merkle, tiles
+from aicommons.ledger import merkle, store, tiles
 from aicommons.ledger.models import LedgerCheckpoint, LedgerEntry, LedgerTile
 from aicommons.ledger.store import FullTileCache, TileReader, latest_checkpoint, tree_state
 from aicommons.pagination import DEFAULT_LIMIT, Page, decode_cursor, encode_cursor
@@ -50,6 +50,8 @@ def checkpoint(session: Session) -> LedgerCheckpoint:
 def entry_at(session: Session, index: int) -> LedgerEntry:
     if index < 0:
         raise BadRequest("an index is 0 or more")
+    if index >= tree_size(session):
+        raise NotFound(f"no entry at index {index} (the tree has {tree_size(session)} entries)")
     entry = session.scalar(select(LedgerEntry).where(LedgerEntry.tree_index == index))
     if entry is None:
         raise NotFound(f"no entry at index {index} (the tree has {tree_size(session)} entries)")
@@ -109,16 +111,20 @@ class Lookup:
 
 
 def lookup(session: Session, leaf_hash: bytes, cache: FullTileCache | None = None) -> Lookup:
-    """Find an entry by its leaf hash: its index and an inclusion proof once integrated."""
+    """Find an entry by its leaf hash: its index and an inclusion proof once a signed checkpoint covers it.
+
+    The proof is for the latest *signed* size, the only root a client can check it against.
+    """
     entry = session.scalar(select(LedgerEntry).where(LedgerEntry.leaf_hash == leaf_hash)
                            .order_by(LedgerEntry.id).limit(1))
     if entry is None:
         raise NotFound("no entry has this leaf hash")
-    if entry.tree_index is None:
-        return Lookup(True, entry, tree_size(session), [])
-    size = tree_size(session)
-    return Lookup(False, entry, size, merkle.inclusion_proof(entry.tree_index, size,
-                                                               TileReader(session, cache=cache).node))
+    signed = store.latest_checkpoint(session)
+    signed_size = signed.size if signed else 0
+    if entry.tree_index is None or entry.tree_index >= signed_size:
+        return Lookup(True, entry, signed_size, [])
+    return Lookup(False, entry, signed_size, merkle.inclusion_proof(entry.tree_index, signed_size,
+                                                                      TileReader(session, cache=cache).node))
 
 
 def tile_data(session: Session, path: tiles.TilePath) -> bytes:

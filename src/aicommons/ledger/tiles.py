@@ -47,26 +47,27 @@ def encode_index(n: int) -> str:
     return "/".join(reversed(groups))
 
 
-_INDEX = re.compile(r"^(?:x\d{3}/)*\d{3}$")
-_LEVEL = re.compile(r"^(?:0|[1-9]\d?)$")
-_WIDTH = re.compile(r"^[1-9]\d{0,2}$")
+# ASCII digits only and whole-string matches: a tile has exactly one name, so caches cannot be poisoned.
+_INDEX = re.compile(r"(?:x[0-9]{3}/)*[0-9]{3}")
+_LEVEL = re.compile(r"0|[1-9][0-9]?")
+_WIDTH = re.compile(r"[1-9][0-9]{0,2}")
 
 
 def parse_tile_path(level: str, rest: str) -> TilePath:
     """Parse ``<L>`` or ``entries`` and ``<N>[.p/<W>]`` strictly; ``ValueError`` says what is wrong."""
     if level == "entries":
         tile_level = None
-    elif _LEVEL.match(level) and int(level) <= MAX_LEVEL:
+    elif _LEVEL.fullmatch(level) and int(level) <= MAX_LEVEL:
         tile_level = int(level)
     else:
         raise ValueError("tile level must be 0 to 63 without leading zeros, or 'entries'")
     width = TILE_WIDTH
     if ".p/" in rest:
         rest, _, w = rest.partition(".p/")
-        if not _WIDTH.match(w) or not 1 <= int(w) < TILE_WIDTH:
+        if not _WIDTH.fullmatch(w) or not 1 <= int(w) < TILE_WIDTH:
             raise ValueError("partial tile width must be 1 to 255 without leading zeros")
         width = int(w)
-    if not _INDEX.match(rest):
+    if not _INDEX.fullmatch(rest):
         raise ValueError("tile index must be 3-digit groups like x001/x234/067")
     groups = rest.split("/")
     if len(groups) > 1 and groups[0] == "x000":
