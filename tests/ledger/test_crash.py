@@ -102,9 +102,12 @@ def finish_and_audit(settings, factory, signer, tree) -> None:
 def test_kill_9_during_integration_on_sqlite(tmp_path):
     url = f"sqlite:///{tmp_path / 'ledger.db'}"
     settings, engine, factory, signer, tree = setup_ledger(url, tmp_path / "data", 20_000)
+    # Small batches (each its own transaction and checkpoint) so a run lasts long enough to be interrupted
+    # many times, however fast integration gets.
+    settings = settings.model_copy(update={"ledger_batch": 50})
     rng = random.Random(20_000)
-    # At once, early, and random moments in the middle of the run (a batch of 500 takes milliseconds).
-    delays = [0.0, 0.005, *(rng.uniform(0.01, 0.12) for _ in range(5))]
+    # At once, early, and random moments in the middle of the run (a batch takes a few milliseconds).
+    delays = [0.0, 0.005, *(rng.uniform(0.005, 0.05) for _ in range(5))]
     kill_mid_batch(settings, factory, signer, tree)
     killed_running, size = kill_rounds(settings, factory, signer, tree, delays)
     kill_mid_batch(settings, factory, signer, tree)

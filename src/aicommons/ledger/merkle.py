@@ -13,6 +13,8 @@ from collections.abc import Callable, Sequence
 
 HASH_SIZE = 32
 NodeReader = Callable[[int, int], bytes]
+RangeReader = Callable[[int, int], bytes]
+"""``ranges(start, end)`` -> MTH(D[start:end]); lets a store cache the right-edge hashes every proof reuses."""
 """``node(level, index)`` -> hash of the complete subtree covering leaves [index*2**level, (index+1)*2**level)."""
 
 
@@ -93,19 +95,24 @@ def list_reader(leaf_hashes: Sequence[bytes]) -> NodeReader:
 # --- §2.1.3 inclusion ----------------------------------------------------------------------------
 
 
-def inclusion_proof(index: int, size: int, node: NodeReader) -> list[bytes]:
+def _ranges(node: NodeReader, ranges: RangeReader | None) -> RangeReader:
+    return ranges or (lambda start, end: range_hash(start, end, node))
+
+
+def inclusion_proof(index: int, size: int, node: NodeReader, ranges: RangeReader | None = None) -> list[bytes]:
     """§2.1.3.1 PATH(m, D[n]): the audit path from leaf ``index`` (0-based) up to the root of ``size``."""
     if not 0 <= index < size:
         raise ProofError(f"index {index} is not in a tree of size {size}")
+    range_of = _ranges(node, ranges)
     path: list[bytes] = []
     start, end = 0, size
     while end - start > 1:
         k = largest_power_of_two_below(end - start)
         if index < start + k:
-            path.append(range_hash(start + k, end, node))
+            path.append(range_of(start + k, end))
             end = start + k
         else:
-            path.append(range_hash(start, start + k, node))
+            path.append(range_of(start, start + k))
             start += k
     path.reverse()  # the recursion prepends: leaf's sibling first, root's child last
     return path
@@ -144,24 +151,26 @@ def verify_inclusion(leaf: bytes, index: int, size: int, proof: Sequence[bytes],
 # --- §2.1.4 consistency --------------------------------------------------------------------------
 
 
-def consistency_proof(old_size: int, new_size: int, node: NodeReader) -> list[bytes]:
+def consistency_proof(old_size: int, new_size: int, node: NodeReader,
+                      ranges: RangeReader | None = None) -> list[bytes]:
     """§2.1.4.1 PROOF(m, D[n]) = SUBPROOF(m, D[n], true), for 0 < m <= n."""
     if not 0 < old_size <= new_size:
         raise ProofError(f"no consistency proof from size {old_size} to {new_size}")
+    range_of = _ranges(node, ranges)
     proof: list[bytes] = []
     m, start, end, complete = old_size, 0, new_size, True
     while True:
         n = end - start
         if m == n:
             if not complete:
-                proof.append(range_hash(start, end, node))
+                proof.append(range_of(start, end))
             break
         k = largest_power_of_two_below(n)
         if m <= k:
-            proof.append(range_hash(start + k, end, node))
+            proof.append(range_of(start + k, end))
             end = start + k
         else:
-            proof.append(range_hash(start, start + k, node))
+            proof.append(range_of(start, start + k))
             m -= k
             start += k
             complete = False

@@ -83,7 +83,8 @@ def inclusion_proof(session: Session, *, index: int, size: int, cache: FullTileC
         raise BadRequest(f"tree_size must be 1 to {current}, the current size")
     if not 0 <= index < size:
         raise BadRequest(f"index must be 0 to {size - 1} for a tree of size {size}")
-    return merkle.inclusion_proof(index, size, TileReader(session, cache=cache).node)
+    reader = TileReader(session, cache=cache, size=size)
+    return merkle.inclusion_proof(index, size, reader.node, reader.range)
 
 
 def consistency_proof(session: Session, *, old_size: int, new_size: int,
@@ -93,13 +94,14 @@ def consistency_proof(session: Session, *, old_size: int, new_size: int,
         raise BadRequest(f"new_size must be 1 to {current}, the current size")
     if not 0 < old_size <= new_size:
         raise BadRequest(f"old_size must be 1 to {new_size}")
-    return merkle.consistency_proof(old_size, new_size, TileReader(session, cache=cache).node)
+    reader = TileReader(session, cache=cache, size=new_size)
+    return merkle.consistency_proof(old_size, new_size, reader.node, reader.range)
 
 
 def root_at(session: Session, size: int, cache: FullTileCache | None = None) -> bytes:
     if size == 0:
         return merkle.EMPTY_ROOT
-    return merkle.range_hash(0, size, TileReader(session, cache=cache).node)
+    return merkle.range_hash(0, size, TileReader(session, cache=cache, size=size).node)
 
 
 @dataclass
@@ -123,8 +125,9 @@ def lookup(session: Session, leaf_hash: bytes, cache: FullTileCache | None = Non
     signed_size = signed.size if signed else 0
     if entry.tree_index is None or entry.tree_index >= signed_size:
         return Lookup(True, entry, signed_size, [])
-    return Lookup(False, entry, signed_size, merkle.inclusion_proof(entry.tree_index, signed_size,
-                                                                      TileReader(session, cache=cache).node))
+    reader = TileReader(session, cache=cache, size=signed_size)
+    return Lookup(False, entry, signed_size,
+                  merkle.inclusion_proof(entry.tree_index, signed_size, reader.node, reader.range))
 
 
 def tile_data(session: Session, path: tiles.TilePath) -> bytes:

@@ -13,6 +13,8 @@ from datetime import timedelta
 from threading import Lock
 
 from sqlalchemy import select, text, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from aicommons import clock
@@ -29,21 +31,37 @@ class LedgerCorrupt(RuntimeError):
 
 
 class FullTileCache:
-    """Levels of full (immutable) tiles of one database, keyed by (level, index); thread-safe."""
+    """Computed levels of stored tiles of one database, keyed by (level, index, width); thread-safe.
 
-    def __init__(self, capacity: int = 4096) -> None:
+    A tile only ever grows by appending, so its first ``width`` hashes never change: an entry keyed by
+    width stays true forever, for full tiles and for the partial tiles of any past tree size.
+    """
+
+    def __init__(self, capacity: int = 8192) -> None:
         self.capacity = capacity
-        self._items: OrderedDict[tuple[int, int], list[list[bytes]]] = OrderedDict()
+        self._items: OrderedDict[tuple[int, int, int], list[list[bytes]]] = OrderedDict()
         self._lock = Lock()
+        # MTH(D[start:end]) of integrated ranges never changes either; proofs at one size share the right edge.
+        self.ranges: OrderedDict[tuple[int, int], bytes] = OrderedDict()
 
-    def get(self, key: tuple[int, int]) -> list[list[bytes]] | None:
+    def get_range(self, key: tuple[int, int]) -> bytes | None:
+        with self._lock:
+            return self.ranges.get(key)
+
+    def put_range(self, key: tuple[int, int], value: bytes) -> None:
+        with self._lock:
+            self.ranges[key] = value
+            while len(self.ranges) > self.capacity * 4:
+                self.ranges.popitem(last=False)
+
+    def get(self, key: tuple[int, int, int]) -> list[list[bytes]] | None:
         with self._lock:
             levels = self._items.get(key)
             if levels is not None:
                 self._items.move_to_end(key)
             return levels
 
-    def put(self, key: tuple[int, int], levels: list[list[bytes]]) -> None:
+    def put(self, key: tuple[int, int, int], levels: list[list[bytes]]) -> None:
         with self._lock:
             self._items[key] = levels
             self._items.move_to_end(key)
@@ -52,45 +70,77 @@ class FullTileCache:
 
 
 class TileReader:
-    """Answers ``node(level, index)`` from the tiles in the database (and ``overlay``, unsaved tiles)."""
+    """Answers ``node(level, index)`` for the tree of ``size`` from stored tiles (and ``overlay``, unsaved ones).
+
+    Each tile is read once per reader and its inner levels computed once; with a shared ``cache`` not even
+    that. Without ``size`` the reader reads whole stored tiles, which is right for the current tree.
+    """
 
     def __init__(self, session: Session, overlay: dict[tuple[int, int], bytes] | None = None,
-                 cache: FullTileCache | None = None) -> None:
+                 cache: FullTileCache | None = None, size: int | None = None) -> None:
         self.session = session
         self.overlay = overlay or {}
         self.cache = cache
-        self._partial: dict[tuple[int, int], list[bytes]] = {}
+        self.size = size
+        self._memo: dict[tuple[int, int], list[list[bytes]]] = {}
 
-    def _tile(self, level: int, index: int) -> list[bytes] | list[list[bytes]]:
+    def _width(self, level: int, index: int) -> int | None:
+        if self.size is None:
+            return None
+        if index < tiles.tile_count_at(self.size, level):
+            return tiles.TILE_WIDTH
+        return tiles.tile_width_at(self.size, level)
+
+    def _levels(self, level: int, index: int) -> list[list[bytes]]:
         key = (level, index)
+        memo = self._memo.get(key)
+        if memo is not None:
+            return memo
+        width = self._width(level, index)
         data = self.overlay.get(key)
         if data is None:
-            cached = self.cache.get(key) if self.cache else None
-            if cached is not None:
-                return cached
-            if key in self._partial:
-                return self._partial[key]
-            data = self.session.scalar(select(LedgerTile.hashes).where(LedgerTile.level == level,
-                                                                       LedgerTile.idx == index))
+            if self.cache is not None and width is not None:
+                cached = self.cache.get((level, index, width))
+                if cached is not None:
+                    self._memo[key] = cached
+                    return cached
+            data = self.session.execute(text("SELECT hashes FROM ledger_tiles WHERE level = :level AND idx = :idx"),
+                                        {"level": level, "idx": index}).scalar()
             if data is None:
                 raise merkle.ProofError(f"tile {level}/{index} is not stored")
-        hashes = tiles.split_hashes(bytes(data))
-        if len(hashes) == tiles.TILE_WIDTH:
-            levels = tiles.tile_levels(hashes)
-            if self.cache is not None and key not in self.overlay:
-                self.cache.put(key, levels)
-            return levels
-        self._partial[key] = hashes
-        return hashes
+            data = bytes(data)
+            if width is not None:
+                if len(data) < width * merkle.HASH_SIZE:
+                    raise merkle.ProofError(f"tile {level}/{index} is shorter than the tree needs")
+                data = data[:width * merkle.HASH_SIZE]
+            elif len(data) == tiles.FULL_TILE_BYTES:
+                width = tiles.TILE_WIDTH
+        levels = tiles.tile_levels(tiles.split_hashes(bytes(data)))
+        if self.cache is not None and width is not None and key not in self.overlay:
+            self.cache.put((level, index, width), levels)
+        self._memo[key] = levels
+        return levels
+
+    def range(self, start: int, end: int) -> bytes:
+        """MTH(D[start:end]); complete subtrees come from tiles, the rest from the shared cache if any."""
+        n = end - start
+        if n & (n - 1) == 0 or self.cache is None or self.overlay:
+            return merkle.range_hash(start, end, self.node)
+        value = self.cache.get_range((start, end))
+        if value is None:
+            value = merkle.range_hash(start, end, self.node)
+            self.cache.put_range((start, end), value)
+        return value
 
     def node(self, level: int, index: int) -> bytes:
         tile_level, height = divmod(level, tiles.TILE_HEIGHT)
         first = index << height  # position of the subtree's first hash at tree level 8 * tile_level
         tile_index, offset = divmod(first, tiles.TILE_WIDTH)
-        tile = self._tile(tile_level, tile_index)
-        if tile and isinstance(tile[0], list):  # a full tile, all levels precomputed
-            return tile[height][offset >> height]
-        return tiles.subtree_in_tile(tile, height, offset)
+        row = self._levels(tile_level, tile_index)[height]
+        position = offset >> height
+        if position >= len(row):
+            raise merkle.ProofError(f"subtree {level}/{index} is not complete in the stored tiles")
+        return row[position]
 
 
 def tree_state(session: Session) -> LedgerTreeState:
@@ -128,16 +178,15 @@ def integrate(session: Session, signer: notes.Signer, *, origin: str, batch: int
     """
     _lock(session)
     state = tree_state(session)
-    rows = session.execute(select(LedgerEntry.id, LedgerEntry.leaf_hash).where(LedgerEntry.tree_index.is_(None))
-                           .order_by(LedgerEntry.id).limit(batch)).all()
+    rows = session.execute(text("SELECT id, leaf_hash FROM ledger_entries WHERE tree_index IS NULL "
+                                "ORDER BY id LIMIT :batch"), {"batch": batch}).all()
     size = state.size
     if rows:
-        _number(session, [r.id for r in rows], size)
-        overlay = _append_to_tiles(session, size, [bytes(r.leaf_hash) for r in rows])
+        _number(session, [r[0] for r in rows], size)
+        overlay = _append_to_tiles(session, size, [bytes(r[1]) for r in rows])
         size += len(rows)
-        root = merkle.range_hash(0, size, TileReader(session, overlay).node)
-        for (level, index), data in overlay.items():
-            session.merge(LedgerTile(level=level, idx=index, hashes=data))
+        root = merkle.range_hash(0, size, TileReader(session, overlay, size=size).node)
+        _save_tiles(session, overlay)
         state.size, state.root, state.updated_at = size, root, clock.now()
     checkpoint = _maybe_sign(session, signer, origin, state, checkpoint_interval)
     session.flush()
@@ -157,30 +206,40 @@ def _number(session: Session, ids: list[int], first_index: int) -> None:
 
 def _append_to_tiles(session: Session, size: int, leaf_hashes: list[bytes]) -> dict[tuple[int, int], bytes]:
     """Append leaf hashes to the right edge of every level; returns the tiles that changed."""
-    changed: dict[tuple[int, int], bytearray] = {}
-
-    def edge(level: int, index: int) -> bytearray:
-        key = (level, index)
-        if key not in changed:
-            data = session.scalar(select(LedgerTile.hashes).where(LedgerTile.level == level,
-                                                                  LedgerTile.idx == index))
-            changed[key] = bytearray(data or b"")
-        return changed[key]
-
+    changed: dict[tuple[int, int], bytes] = {}
     incoming = leaf_hashes
-    level, position = 0, size  # position: index of the next hash at tree level 8 * level
+    level = 0
     while incoming:
+        position = size >> (tiles.TILE_HEIGHT * level)  # hashes already at tree level 8 * level
+        index, fill = divmod(position, tiles.TILE_WIDTH)
+        current = b""
+        if fill:
+            current = bytes(session.execute(text("SELECT hashes FROM ledger_tiles WHERE level = :level AND idx = :idx"),
+                                            {"level": level, "idx": index}).scalar() or b"")
         promoted: list[bytes] = []
-        for h in incoming:
-            tile = edge(level, position // tiles.TILE_WIDTH)
-            tile += h
-            position += 1
-            if len(tile) == tiles.FULL_TILE_BYTES:
-                promoted.append(merkle.tree_hash(tiles.split_hashes(bytes(tile))))
+        taken = 0
+        while taken < len(incoming):
+            room = tiles.TILE_WIDTH - len(current) // merkle.HASH_SIZE
+            chunk = incoming[taken:taken + room]
+            current += b"".join(chunk)
+            taken += len(chunk)
+            changed[(level, index)] = current
+            if len(current) == tiles.FULL_TILE_BYTES:
+                promoted.append(merkle.tree_hash(tiles.split_hashes(current)))
+                index, current = index + 1, b""
         incoming = promoted
         level += 1
-        position = size >> (tiles.TILE_HEIGHT * level)
-    return {key: bytes(data) for key, data in changed.items()}
+    return changed
+
+
+def _save_tiles(session: Session, changed: dict[tuple[int, int], bytes]) -> None:
+    """Insert or replace the changed tiles in one statement."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert(LedgerTile)
+    statement = statement.on_conflict_do_update(index_elements=["level", "idx"],
+                                                set_={"hashes": statement.excluded.hashes})
+    session.execute(statement, [{"level": lv, "idx": ix, "hashes": data} for (lv, ix), data in changed.items()])
 
 
 def _maybe_sign(session: Session, signer: notes.Signer, origin: str, state: LedgerTreeState,
@@ -192,7 +251,7 @@ def _maybe_sign(session: Session, signer: notes.Signer, origin: str, state: Ledg
     if last is not None and last.size > 0:
         if state.size < last.size:
             raise LedgerCorrupt(f"tree size {state.size} is below the signed size {last.size}")
-        proof = merkle.consistency_proof(last.size, state.size, TileReader(session).node)
+        proof = merkle.consistency_proof(last.size, state.size, TileReader(session, size=state.size).node)
         try:
             merkle.verify_consistency(last.size, state.size, bytes(last.root), bytes(state.root), proof)
         except merkle.ProofError as exc:
