@@ -23,6 +23,9 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
+READ_ONLY = "aicommons_read_only"
+"""Execution option for a transaction that only reads (``session.connection(execution_options=...)``)."""
+
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 
 
@@ -66,12 +69,15 @@ def create_db_engine(url: str, *, pool_size: int = 40) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30},
+                               pool_size=pool_size, max_overflow=10)
         event.listen(engine, "connect", _sqlite_on_connect)
         event.listen(engine, "begin", _sqlite_on_begin)
         return engine
     # The pool matches the server's worker-thread pool (40), so connections are reused, not reopened.
-    return create_engine(url, pool_size=pool_size, max_overflow=10, pool_pre_ping=True, pool_recycle=3600)
+    # No pre-ping (a round trip on every request): connections are recycled hourly, and one that died
+    # with a database restart fails one request and is then replaced by the pool.
+    return create_engine(url, pool_size=pool_size, max_overflow=10, pool_recycle=3600)
 
 
 def _sqlite_on_connect(dbapi_connection, _record) -> None:
@@ -87,8 +93,12 @@ def _sqlite_on_connect(dbapi_connection, _record) -> None:
 
 def _sqlite_on_begin(connection) -> None:
     # BEGIN IMMEDIATE takes the write lock up front, so two writers queue instead of one failing
-    # half-way with "database is locked" on upgrade from a read lock.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # half-way with "database is locked" on upgrade from a read lock. Reads that said so (READ_ONLY)
+    # begin deferred and run alongside writers, as WAL allows.
+    if connection.get_execution_options().get(READ_ONLY):
+        connection.exec_driver_sql("BEGIN")
+    else:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

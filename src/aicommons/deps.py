@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from aicommons.config import Settings
+from aicommons.database import READ_ONLY
 from aicommons.errors import Unauthenticated
 from aicommons.identity import auth
 from aicommons.identity.policy import Principal
@@ -125,6 +126,11 @@ async def read_only(request: Request, query: Callable[[Session], BaseModel]) -> 
     def work() -> bytes:
         with request.app.state.session_factory() as session:
             try:
+                options: dict = {READ_ONLY: True}
+                if session.get_bind().dialect.name == "postgresql":
+                    # No BEGIN and no ROLLBACK round trips for a read that changes nothing.
+                    options["isolation_level"] = "AUTOCOMMIT"
+                session.connection(execution_options=options)
                 return query(session).model_dump_json().encode()
             finally:
                 session.rollback()

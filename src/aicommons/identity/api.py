@@ -92,7 +92,7 @@ async def list_institutions(request: Request, cursor: Cursor = None, limit: Limi
 
 @router.get("/institutions/{institution_id}", tags=["institutions"], response_model=InstitutionOut)
 async def get_institution(request: Request, institution_id: int):
-    return await read_only(request, lambda db: InstitutionOut.of(service.get_institution(db, institution_id)))
+    return await read_only(request, lambda db: InstitutionOut.of(service.institution_row(db, institution_id)))
 
 
 @router.post("/institutions", tags=["institutions"], response_model=InstitutionOut,

@@ -140,6 +140,19 @@ def list_institutions(session: Session, *, cursor: str | None = None, limit: int
     return Page(items, encode_cursor(items[-1].id) if more else None)
 
 
+def institution_row(session: Session, institution_id: int) -> InstitutionRow:
+    """One institution as plain values, in a single query (the API's read path)."""
+    rows = session.execute(
+        select(Institution.id, Institution.name, Institution.country_code, Institution.kind, Institution.ror_id,
+               Institution.created_at, InstitutionDomain.domain)
+        .outerjoin(InstitutionDomain, InstitutionDomain.institution_id == Institution.id)
+        .where(Institution.id == institution_id).order_by(InstitutionDomain.domain)).all()
+    if not rows:
+        raise NotFound(f"no institution with id {institution_id}")
+    first = rows[0]
+    return InstitutionRow(*first[:6], domains=[r.domain for r in rows if r.domain is not None])
+
+
 def get_institution(session: Session, institution_id: int) -> Institution:
     institution = session.get(Institution, institution_id)
     if institution is None:
