@@ -69,8 +69,9 @@ def create_db_engine(url: str, *, pool_size: int = 40) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30},
-                               pool_size=pool_size, max_overflow=10)
+        in_memory = not parsed.database or parsed.database == ":memory:"
+        pool_args = {} if in_memory else {"pool_size": pool_size, "max_overflow": 10}
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **pool_args)
         event.listen(engine, "connect", _sqlite_on_connect)
         event.listen(engine, "begin", _sqlite_on_begin)
         return engine
@@ -86,7 +87,9 @@ def _sqlite_on_connect(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA synchronous=NORMAL")
+    # FULL, not NORMAL: a committed ledger entry or signed checkpoint must survive a power cut, or the
+    # log could later sign a different tree at the same size.
+    cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
 

@@ -82,7 +82,9 @@ def optional_principal(request: Request, db: DB) -> Principal | None:
 
     State-changing API calls need a token: a cookie alone would let another site's form act for the user.
     """
-    token = _bearer(request)
+    is_api = request.url.path.startswith("/api/")
+    # Bearer tokens are for the API; portal pages know only their own session cookie (and CSRF token).
+    token = _bearer(request) if is_api else None
     if token is not None:
         try:
             principal = auth.token_principal(db, token)
@@ -91,7 +93,6 @@ def optional_principal(request: Request, db: DB) -> Principal | None:
             raise
         request.state.principal = principal
         return principal
-    is_api = request.url.path.startswith("/api/")
     if is_api and request.method not in ("GET", "HEAD", "OPTIONS"):
         return None
     principal = auth.web_session_principal(db, request.cookies.get(SESSION_COOKIE))

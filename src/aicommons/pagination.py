@@ -26,7 +26,7 @@ def decode_cursor(cursor: str | None, kind: type) -> str | int | None:
         (value,) = json.loads(base64.urlsafe_b64decode(padded.encode()))
     except (ValueError, TypeError) as exc:
         raise invalid_field(("query", "cursor"), "not a cursor this server issued") from exc
-    if not isinstance(value, kind) or isinstance(value, bool):
+    if not isinstance(value, kind) or isinstance(value, bool) or (isinstance(value, int) and not 0 <= value < 2**63):
         raise invalid_field(("query", "cursor"), "not a cursor this server issued")
     return value
 

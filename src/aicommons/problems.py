@@ -51,6 +51,8 @@ def install(app: FastAPI, *, wants_html) -> None:
     async def _validation(request: Request, exc: RequestValidationError):
         errors = _validation_errors(exc)
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
+        if wants_html(request):
+            return await app.state.render_error(request, 422, "Invalid request", detail, {})
         return problem(422, "Validation failed", detail, slug="validation", instance=request.url.path,
                        errors=errors)
 
@@ -63,6 +65,14 @@ def install(app: FastAPI, *, wants_html) -> None:
             return await app.state.render_error(request, exc.status_code, title, detail, exc.headers or {})
         return problem(exc.status_code, title, detail, slug=title.lower().replace(" ", "-"),
                        instance=request.url.path, headers=exc.headers)
+
+    @app.exception_handler(OverflowError)
+    async def _overflow(request: Request, exc: OverflowError):
+        # SQLite's driver refuses integers beyond 64 bits before the database sees them.
+        detail = "a number in the request is out of range"
+        if wants_html(request):
+            return await app.state.render_error(request, 400, "Bad request", detail, {})
+        return problem(400, "Bad request", detail, slug="bad-request", instance=request.url.path)
 
     @app.exception_handler(DataError)
     async def _unstorable(request: Request, exc: DataError):

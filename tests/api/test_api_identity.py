@@ -184,3 +184,27 @@ def test_unhandled_errors_are_a_500_problem_without_internals(app, people):
     with TestClient(app, raise_server_exceptions=False) as c:
         r = c.get("/api/v1/boom")
     assert _problem(r, 500) and "secret internal detail" not in r.text
+
+
+def test_out_of_range_numbers_are_a_400_not_a_crash(client):
+    huge = "99999999999999999999"
+    for url in (f"/api/v1/institutions/{huge}", f"/institutions/{huge}"):
+        assert client.get(url).status_code == 400, url
+    from aicommons.pagination import encode_cursor
+
+    assert client.get(f"/api/v1/institutions?cursor={encode_cursor(10**25)}").status_code == 422
+
+
+def test_portal_forms_ignore_bearer_tokens(client, people):
+    """A token works on the API only: a web form posted with a token and no session does nothing."""
+    member = people.make(Role.RESEARCHER, scopes=("read",))
+    client.get("/login")  # an anonymous cookie, so a CSRF token can be computed for it
+    from aicommons.identity import secrets
+    from aicommons.deps import ANON_COOKIE
+
+    csrf = secrets.csrf_token(client.app.state.session_key, "a:" + client.cookies[ANON_COOKIE])
+    (token,) = client.get("/api/v1/tokens", headers=member.headers).json()
+    r = client.post(f"/account/tokens/{token['id']}/revoke", headers=member.headers,
+                    data={"csrf_token": csrf}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].startswith("/login")
+    assert client.get("/api/v1/me", headers=member.headers).status_code == 200

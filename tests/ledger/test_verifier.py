@@ -160,3 +160,9 @@ def test_the_cli_verifies_a_running_server(tmp_path):
     checked = subprocess.run([cli, "ledger", "check-proof", str(proof), "--key", key], capture_output=True,
                              text=True, timeout=60)
     assert checked.returncode == 0 and "entry 3" in checked.stdout
+
+
+def test_verify_checks_the_origin(client, factory, settings):
+    _grow(factory, settings, 2)
+    with pytest.raises(verify.VerificationFailed, match="origin"):
+        verify.verify_log("http://testserver", _vkey(settings), client=client, origin="other.example/ledger")

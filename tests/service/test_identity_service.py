@@ -225,7 +225,7 @@ def test_login_does_not_reveal_which_part_was_wrong_and_is_throttled(factory, se
                 return person
             except Unauthenticated as exc:
                 s.rollback()
-                auth.record_failed_login(s, email=address, client_ip="10.0.0.1")
+                auth.record_failed_login(s, settings, email=address, client_ip="10.0.0.1")
                 s.commit()
                 return exc.detail
 
@@ -320,3 +320,20 @@ def test_concurrent_registrations_of_one_name_give_one_institution_and_conflicts
     assert sorted(results) == ["conflict"] * 3 + ["created"]
     with factory() as s:
         assert len(_entries(s, "identity.institution.registered")) == 1
+
+
+def test_a_delegate_represents_one_state_and_observers_have_none(factory, people):
+    people.state("FI")
+    people.state("SE")
+    member = people.make()
+    with unit_of_work(factory) as s:
+        accounts.grant_role(s, actor=None, person_id=member.person.id, role=Role.DELEGATE, member_state_code="FI")
+    with unit_of_work(factory) as s, pytest.raises(Conflict, match="represents FI"):
+        accounts.grant_role(s, actor=None, person_id=member.person.id, role=Role.DELEGATE, member_state_code="SE")
+    with unit_of_work(factory) as s:
+        service.change_member_state(s, actor=None, code="FI", status=MembershipStatus.OBSERVER)
+    with factory() as s:
+        person = accounts.get_person(s, member.person.id)
+        assert person.active_grants == []
+        assert "became an observer" in person.role_grants[0].note
+        assert len(_entries(s, "identity.role.revoked")) == 1

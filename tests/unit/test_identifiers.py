@@ -78,3 +78,9 @@ def test_email_domains(value, expected):
 def test_bad_email_domains(value):
     with pytest.raises(ValueError):
         identifiers.email_domain(value)
+
+
+@pytest.mark.parametrize("value", ["example\n.org", "a.exa\nmple", "٠٥a28rw58"])
+def test_identifiers_with_hidden_characters_are_refused(value):
+    with pytest.raises(ValueError):
+        identifiers.email_domain(value) if "." in value else identifiers.ror_id(value)

@@ -136,6 +136,10 @@ def grant_role(session: Session, *, actor: Principal | None, person_id: int, rol
             raise invalid_field(("body", "member_state"), "a delegate represents a member state")
         state = get_member_state(session, member_state_code)
         _refuse_duplicate(person, role, state.code)
+        for grant in person.active_grants:
+            if grant.role == Role.DELEGATE:
+                raise Conflict(f"{person.display_name} already represents {grant.member_state_code}; "
+                               "a delegate represents one member state")
         if state.status == MembershipStatus.OBSERVER:
             raise Conflict(f"{state.name} is an observer and sends no delegates")
         member_state_code = state.code

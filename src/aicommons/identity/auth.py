@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -10,7 +12,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from aicommons import clock
-from aicommons.config import Settings
+from aicommons.config import Settings, read_or_create_secret
 from aicommons.errors import Conflict, NotFound, TooManyRequests, Unauthenticated, invalid_field
 from aicommons.identity import secrets
 from aicommons.identity.accounts import find_person_by_email, principal_for
@@ -20,8 +22,10 @@ from aicommons.identity.policy import SCOPES, Principal
 WRONG_CREDENTIALS = "email or password is wrong"
 
 
-def _account_hash(email: str) -> str:
-    return secrets.sha256_hex("login:" + email.strip().lower())
+def _account_hash(settings: Settings, email: str) -> str:
+    """A keyed hash of the typed email: throttles per account without a reversible list of addresses."""
+    key = read_or_create_secret(settings, "session.key")
+    return hmac.new(key, b"login:" + email.strip().lower().encode(), hashlib.sha256).hexdigest()
 
 
 def _throttle(session: Session, settings: Settings, *, account: str, client_ip: str, moment: datetime) -> None:
@@ -48,7 +52,7 @@ def authenticate_password(session: Session, settings: Settings, *, email: str, p
     because the request's transaction is rolled back on the 401.
     """
     moment = clock.now()
-    account = _account_hash(email)
+    account = _account_hash(settings, email)
     _throttle(session, settings, account=account, client_ip=client_ip, moment=moment)
     person = find_person_by_email(session, email)
     ok = secrets.verify_password(person.password_hash if person else None, password)
@@ -61,8 +65,9 @@ def authenticate_password(session: Session, settings: Settings, *, email: str, p
     return person
 
 
-def record_failed_login(session: Session, *, email: str, client_ip: str) -> None:
-    session.add(LoginAttempt(account_hash=_account_hash(email), client_ip=client_ip[:64], at=clock.now()))
+def record_failed_login(session: Session, settings: Settings, *, email: str, client_ip: str) -> None:
+    session.add(LoginAttempt(account_hash=_account_hash(settings, email), client_ip=client_ip[:64],
+                             at=clock.now()))
 
 
 def prune_login_attempts(session: Session, settings: Settings) -> int:

@@ -17,7 +17,7 @@ _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 def country_code(value: str) -> str:
     """An ISO 3166-1 alpha-2 code, upper case."""
     code = value.strip().upper()
-    if len(code) != 2 or pycountry.countries.get(alpha_2=code) is None:
+    if len(code) != 2 or not code.isascii() or pycountry.countries.get(alpha_2=code) is None:
         raise ValueError(f"'{value}' is not an ISO 3166-1 alpha-2 country code")
     return code
 
@@ -32,7 +32,7 @@ def country_name(code: str) -> str:
 def ror_id(value: str) -> str:
     """A ROR identifier (the 9-character form; a full https://ror.org/ URL is accepted)."""
     text = value.strip().lower().removeprefix("https://ror.org/").removeprefix("ror.org/")
-    if not _ROR.match(text):
+    if not _ROR.fullmatch(text):
         raise ValueError(f"'{value}' is not a ROR id (9 characters such as 05a28rw58)")
     return text
 
@@ -40,7 +40,7 @@ def ror_id(value: str) -> str:
 def orcid(value: str) -> str:
     """An ORCID iD with a valid ISO 7064 MOD 11-2 check character (URL form accepted)."""
     text = value.strip().upper().removeprefix("HTTPS://ORCID.ORG/")
-    if not _ORCID.match(text):
+    if not _ORCID.fullmatch(text):
         raise ValueError(f"'{value}' is not an ORCID iD (0000-0000-0000-000X)")
     digits = text.replace("-", "")
     total = 0
@@ -57,6 +57,6 @@ def email_domain(value: str) -> str:
     """A DNS domain as used after the @ of an email address, lower case."""
     text = value.strip().lower().lstrip("@").rstrip(".")
     labels = text.split(".")
-    if len(text) > 253 or len(labels) < 2 or not all(_LABEL.match(label) for label in labels):
+    if len(text) > 253 or len(labels) < 2 or not all(_LABEL.fullmatch(label) for label in labels):
         raise ValueError(f"'{value}' is not an email domain such as example.org")
     return text

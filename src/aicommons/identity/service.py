@@ -92,7 +92,21 @@ def change_member_state(session: Session, *, actor: Principal | None, code: str,
         ledger.record(session, kind="identity.member_state.changed",
                       subject=ledger.urn("member-state", state.code), actor=_actor(actor),
                       data={"changes": changes})
+        if state.status == MembershipStatus.OBSERVER:
+            _end_delegations(session, actor=actor, code=state.code)
     return state
+
+
+def _end_delegations(session: Session, *, actor: Principal | None, code: str) -> None:
+    """Observers send no delegates: revoke (and publish) every delegate grant of a state that became one."""
+    from aicommons.identity import accounts  # accounts builds on this module
+    from aicommons.identity.models import Role, RoleGrant
+
+    grants = session.scalars(select(RoleGrant.id).where(RoleGrant.role == Role.DELEGATE,
+                                                        RoleGrant.member_state_code == code,
+                                                        RoleGrant.revoked_at.is_(None))).all()
+    for grant_id in grants:
+        accounts.revoke_role(session, actor=actor, grant_id=grant_id, note=f"{code} became an observer")
 
 
 # --- institutions --------------------------------------------------------------------------------

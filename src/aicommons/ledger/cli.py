@@ -71,13 +71,14 @@ def verify_command(
     url: UrlOpt, key: KeyOpt,
     state: Annotated[Path | None, typer.Option(help="File remembering the last checkpoint seen.")] = None,
     samples: Annotated[int, typer.Option(help="Random entries to spot-check.", min=0, max=1000)] = 8,
+    origin: Annotated[str | None, typer.Option(help="Expected checkpoint origin (default: the key's name).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Check a ledger from outside: signature, consistency with what you saw before, tiles, entries."""
     try:
         with Progress(transient=True, console=err_console) as progress:
             progress.add_task(f"Verifying {url}…", total=None)
-            report = verify.verify_log(url, key, state_file=state, samples=samples)
+            report = verify.verify_log(url, key, state_file=state, samples=samples, origin=origin)
     except (verify.VerificationFailed, ValueError) as exc:
         err_console.print(f"[red]VERIFICATION FAILED:[/red] {exc}")
         raise typer.Exit(1) from exc

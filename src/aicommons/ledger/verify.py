@@ -74,7 +74,7 @@ def _load_state(path: Path | None) -> dict | None:
 
 
 def verify_log(url: str, vkey: str, *, state_file: Path | None = None, samples: int = 8,
-               client: httpx.Client | None = None) -> Report:
+               client: httpx.Client | None = None, origin: str | None = None) -> Report:
     """Verify the log at ``url``; raise ``VerificationFailed`` with a clear reason on any failure."""
     verifier = notes.Verifier.parse(vkey)
     own = client is None
@@ -85,7 +85,10 @@ def verify_log(url: str, vkey: str, *, state_file: Path | None = None, samples: 
         if response.status_code != 200:
             raise VerificationFailed(f"checkpoint: HTTP {response.status_code}")
         try:
-            checkpoint = notes.open_checkpoint(response.text, verifier)
+            # The origin must be the one expected: given, or remembered from the last run, or the key's name.
+            previous_origin = (_load_state(state_file) or {}).get("origin")
+            checkpoint = notes.open_checkpoint(response.text, verifier,
+                                               origin=origin or previous_origin or verifier.name)
         except notes.NoteError as exc:
             raise VerificationFailed(f"checkpoint signature: {exc}") from exc
         report = Report(checkpoint.origin, checkpoint.size, checkpoint.root)
@@ -135,8 +138,11 @@ def _check_consistency(client: httpx.Client, base: str, previous: dict, checkpoi
 
 def _check_entry(client: httpx.Client, base: str, reader: HttpTiles, index: int,
                  checkpoint: notes.Checkpoint) -> None:
-    bundle = tiles.parse_entry_bundle(reader.get(None, index // tiles.TILE_WIDTH))
-    entry = bundle[index % tiles.TILE_WIDTH]
+    try:
+        bundle = tiles.parse_entry_bundle(reader.get(None, index // tiles.TILE_WIDTH))
+        entry = bundle[index % tiles.TILE_WIDTH]
+    except (ValueError, IndexError) as exc:
+        raise VerificationFailed(f"the entry bundle holding entry {index} is malformed or short") from exc
     leaf = merkle.hash_leaf(entry)
     if reader.node(0, index) != leaf:
         raise VerificationFailed(f"entry {index} does not hash to its level-0 tile hash")

@@ -13,7 +13,7 @@ from aicommons.errors import DomainError, Forbidden, invalid_field
 from aicommons.identity import accounts, identifiers, policy, service
 from aicommons.identity.models import Institution, InstitutionKind, MembershipStatus, MemberState, Role
 from aicommons.web.labels import KIND_LABELS, ROLE_LABELS, STATUS_LABELS
-from aicommons.web.render import errors_of, form_with_csrf, login_redirect, redirect, render
+from aicommons.web.render import CsrfForm, errors_of, login_redirect, redirect, render
 
 router = APIRouter(include_in_schema=False)
 PAGE = 50
@@ -66,10 +66,9 @@ def member_state_new(request: Request, principal: MaybePrincipal):
 
 
 @router.post("/member-states/new")
-async def member_state_create(request: Request, db: DB, principal: MaybePrincipal):
+def member_state_create(request: Request, form: CsrfForm, db: DB, principal: MaybePrincipal):
     if principal is None:
         return login_redirect(request)
-    form = await form_with_csrf(request)
     policy.can_manage_member_states(principal)
     try:
         status = _enum_or_none(MembershipStatus, form.get("status"))
@@ -122,10 +121,9 @@ def institution_new(request: Request, principal: MaybePrincipal):
 
 
 @router.post("/institutions/new")
-async def institution_create(request: Request, db: DB, principal: MaybePrincipal):
+def institution_create(request: Request, form: CsrfForm, db: DB, principal: MaybePrincipal):
     if principal is None:
         return login_redirect(request)
-    form = await form_with_csrf(request)
     try:
         try:
             country = identifiers.country_code(str(form.get("country", "")))
@@ -185,10 +183,9 @@ def person_new(request: Request, db: DB, principal: MaybePrincipal):
 
 
 @router.post("/operator/people/new")
-async def person_create(request: Request, db: DB, principal: MaybePrincipal):
+def person_create(request: Request, form: CsrfForm, db: DB, principal: MaybePrincipal):
     if principal is None:
         return login_redirect(request)
-    form = await form_with_csrf(request)
     policy.can_manage_people(principal)
     try:
         raw_institution = str(form.get("institution_id") or "")
@@ -223,10 +220,9 @@ def person_detail(request: Request, db: DB, principal: MaybePrincipal, person_id
 
 
 @router.post("/operator/people/{person_id}/roles")
-async def person_grant(request: Request, db: DB, principal: MaybePrincipal, person_id: int):
+def person_grant(request: Request, form: CsrfForm, db: DB, principal: MaybePrincipal, person_id: int):
     if principal is None:
         return login_redirect(request)
-    form = await form_with_csrf(request)
     policy.can_manage_people(principal)
     try:
         role = _enum_or_none(Role, form.get("role"))
@@ -243,10 +239,9 @@ async def person_grant(request: Request, db: DB, principal: MaybePrincipal, pers
 
 
 @router.post("/operator/people/{person_id}/roles/{grant_id}/revoke")
-async def person_revoke(request: Request, db: DB, principal: MaybePrincipal, person_id: int, grant_id: int):
+def person_revoke(request: Request, form: CsrfForm, db: DB, principal: MaybePrincipal, person_id: int, grant_id: int):
     if principal is None:
         return login_redirect(request)
-    await form_with_csrf(request)
     policy.can_manage_people(principal)
     person = accounts.get_person(db, person_id)
     if not any(g.id == grant_id for g in person.role_grants):
@@ -256,10 +251,9 @@ async def person_revoke(request: Request, db: DB, principal: MaybePrincipal, per
 
 
 @router.post("/operator/people/{person_id}/deactivate")
-async def person_deactivate(request: Request, db: DB, principal: MaybePrincipal, person_id: int):
+def person_deactivate(request: Request, form: CsrfForm, db: DB, principal: MaybePrincipal, person_id: int):
     if principal is None:
         return login_redirect(request)
-    await form_with_csrf(request)
     policy.can_manage_people(principal)
     person = accounts.deactivate_person(db, actor=principal, person_id=person_id)
     return redirect(f"/operator/people/{person_id}", request, f"{person.display_name} is deactivated.")

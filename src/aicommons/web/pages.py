@@ -11,7 +11,7 @@ from aicommons.identity import accounts, auth, policy
 from aicommons.identity.models import Institution, MemberState
 from aicommons.ledger.models import LedgerEntry
 from aicommons.web.labels import KIND_LABELS
-from aicommons.web.render import errors_of, form_with_csrf, login_redirect, redirect, render
+from aicommons.web.render import CsrfForm, errors_of, login_redirect, redirect, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -49,8 +49,7 @@ def login_form(request: Request, principal: MaybePrincipal, next: str | None = N
 
 
 @router.post("/login")
-async def login(request: Request, db: DB, settings: SettingsDep):
-    form = await form_with_csrf(request)
+def login(request: Request, form: CsrfForm, db: DB, settings: SettingsDep):
     email = str(form.get("email", ""))[:320]
     password = str(form.get("password", ""))[:1024]
     target = _safe_next(str(form.get("next", "/")))
@@ -64,7 +63,7 @@ async def login(request: Request, db: DB, settings: SettingsDep):
                       headers=exc.headers)
     except Unauthenticated as exc:
         db.rollback()
-        auth.record_failed_login(db, email=email, client_ip=client_ip(request))
+        auth.record_failed_login(db, settings, email=email, client_ip=client_ip(request))
         return render(request, "login.html", {**context, "errors": {"": exc.detail}}, status_code=401)
     secret = auth.start_web_session(db, settings, person=person)
     response = redirect(target, request, f"Welcome, {person.display_name}.")
@@ -74,8 +73,7 @@ async def login(request: Request, db: DB, settings: SettingsDep):
 
 
 @router.post("/logout")
-async def logout(request: Request, db: DB):
-    await form_with_csrf(request)
+def logout(request: Request, form: CsrfForm, db: DB):
     auth.end_web_session(db, request.cookies.get(SESSION_COOKIE))
     response = redirect("/", request, "You are logged out.", "info")
     response.delete_cookie(SESSION_COOKIE, path="/")
@@ -97,10 +95,9 @@ def account(request: Request, db: DB, principal: MaybePrincipal):
 
 
 @router.post("/account/tokens")
-async def create_token(request: Request, db: DB, settings: SettingsDep, principal: MaybePrincipal):
+def create_token(request: Request, form: CsrfForm, db: DB, settings: SettingsDep, principal: MaybePrincipal):
     if principal is None:
         return login_redirect(request)
-    form = await form_with_csrf(request)
     scopes = form.get("scopes", [])
     scopes = scopes if isinstance(scopes, list) else [scopes]
     try:
@@ -118,9 +115,8 @@ async def create_token(request: Request, db: DB, settings: SettingsDep, principa
 
 
 @router.post("/account/tokens/{token_id}/revoke")
-async def revoke_token(request: Request, db: DB, principal: MaybePrincipal, token_id: int):
+def revoke_token(request: Request, form: CsrfForm, db: DB, principal: MaybePrincipal, token_id: int):
     if principal is None:
         return login_redirect(request)
-    await form_with_csrf(request)
     token = auth.revoke_token(db, token_id=token_id, owner_id=principal.person_id)
     return redirect("/account#tokens", request, f"Token '{token.name}' revoked.")

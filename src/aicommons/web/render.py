@@ -8,10 +8,10 @@ import hmac
 import json
 import secrets as pysecrets
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import Request
+from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
@@ -62,6 +62,11 @@ async def form_with_csrf(request: Request) -> dict[str, Any]:
         else:
             values[key] = value
     return values
+
+
+CsrfForm = Annotated[dict[str, Any], Depends(form_with_csrf)]
+"""A POSTed form whose CSRF token was checked. Parsing is async; the handler itself can then be a plain
+``def`` so its database work (and password hashing) runs in a worker thread, never on the event loop."""
 
 
 def _sign(key: bytes, payload: bytes) -> str:
@@ -159,10 +164,16 @@ async def render_error(request: Request, status: int, title: str, detail: str,
     if status == 401:
         return login_redirect(request)
     if not hasattr(request.state, "principal"):
-        # No route dependency ran (an unknown path): look the browser's session up so the header is right.
+        # No route dependency ran (an unknown path): look the browser's session up so the header is right,
+        # in a worker thread like every database call.
+        from starlette.concurrency import run_in_threadpool
+
         from aicommons.identity import auth
 
-        with request.app.state.session_factory() as session:
-            request.state.principal = auth.web_session_principal(session, request.cookies.get(SESSION_COOKIE))
+        def lookup():
+            with request.app.state.session_factory() as session:
+                return auth.web_session_principal(session, request.cookies.get(SESSION_COOKIE))
+
+        request.state.principal = await run_in_threadpool(lookup)
     return render(request, "error.html", {"status": status, "title": title, "detail": detail},
                   status_code=status, headers=headers or None)
