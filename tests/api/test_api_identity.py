@@ -199,8 +199,8 @@ def test_portal_forms_ignore_bearer_tokens(client, people):
     """A token works on the API only: a web form posted with a token and no session does nothing."""
     member = people.make(Role.RESEARCHER, scopes=("read",))
     client.get("/login")  # an anonymous cookie, so a CSRF token can be computed for it
-    from aicommons.identity import secrets
     from aicommons.deps import ANON_COOKIE
+    from aicommons.identity import secrets
 
     csrf = secrets.csrf_token(client.app.state.session_key, "a:" + client.cookies[ANON_COOKIE])
     (token,) = client.get("/api/v1/tokens", headers=member.headers).json()
