@@ -130,27 +130,31 @@ def list_institutions(session: Session, *, cursor: str | None = None, limit: int
                       search: str | None = None) -> Page[InstitutionRow]:
     """Institutions ordered by id, optionally filtered by country, kind and a name fragment."""
     after = decode_cursor(cursor, int)
-    query = (select(Institution.id, Institution.name, Institution.country_code, Institution.kind,
-                    Institution.ror_id, Institution.created_at).order_by(Institution.id).limit(limit + 1))
+    page = select(Institution.id).order_by(Institution.id).limit(limit + 1)
     if after is not None:
-        query = query.where(Institution.id > after)
+        page = page.where(Institution.id > after)
     if country:
-        query = query.where(Institution.country_code == country.upper())
+        page = page.where(Institution.country_code == country.upper())
     if kind is not None:
-        query = query.where(Institution.kind == kind)
+        page = page.where(Institution.kind == kind)
     if search:
-        query = query.where(func.lower(Institution.name).contains(search.lower(), autoescape=True))
-    rows = session.execute(query).all()
-    more = len(rows) > limit
-    rows = rows[:limit]
-    domains: dict[int, list[str]] = {}
-    if rows:
-        for owner, domain in session.execute(
-                select(InstitutionDomain.institution_id, InstitutionDomain.domain)
-                .where(InstitutionDomain.institution_id.in_([r.id for r in rows]))
-                .order_by(InstitutionDomain.domain)):
-            domains.setdefault(owner, []).append(domain)
-    items = [InstitutionRow(*r, domains=domains.get(r.id, [])) for r in rows]
+        page = page.where(func.lower(Institution.name).contains(search.lower(), autoescape=True))
+    page = page.subquery()
+    # One round trip: the page's institutions with their domains joined, grouped back together here.
+    rows = session.execute(
+        select(Institution.id, Institution.name, Institution.country_code, Institution.kind, Institution.ror_id,
+               Institution.created_at, InstitutionDomain.domain)
+        .join(page, page.c.id == Institution.id)
+        .outerjoin(InstitutionDomain, InstitutionDomain.institution_id == Institution.id)
+        .order_by(Institution.id, InstitutionDomain.domain)).all()
+    items: list[InstitutionRow] = []
+    for row in rows:
+        if not items or items[-1].id != row.id:
+            items.append(InstitutionRow(*row[:6], domains=[]))
+        if row.domain is not None:
+            items[-1].domains.append(row.domain)
+    more = len(items) > limit
+    items = items[:limit]
     return Page(items, encode_cursor(items[-1].id) if more else None)
 
 
