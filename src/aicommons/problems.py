@@ -67,17 +67,11 @@ def install(app: FastAPI, *, wants_html) -> None:
                        instance=request.url.path, headers=exc.headers)
 
     @app.exception_handler(OverflowError)
-    async def _overflow(request: Request, exc: OverflowError):
-        # SQLite's driver refuses integers beyond 64 bits before the database sees them.
-        detail = "a number in the request is out of range"
-        if wants_html(request):
-            return await app.state.render_error(request, 400, "Bad request", detail, {})
-        return problem(400, "Bad request", detail, slug="bad-request", instance=request.url.path)
-
     @app.exception_handler(DataError)
-    async def _unstorable(request: Request, exc: DataError):
-        # The database refused a value (a NUL character, a number out of range): the input's fault.
-        log.info("database refused a value on %s %s: %s", request.method, request.url.path, type(exc.orig).__name__)
+    async def _unstorable(request: Request, exc: Exception):
+        # The database (or, for integers beyond 64 bits, SQLite's driver) refused a value from the request,
+        # such as a NUL character or an out-of-range number: the input's fault, not the server's.
+        log.info("refused a value on %s %s: %s", request.method, request.url.path, type(exc).__name__)
         detail = "a value in the request cannot be stored or searched (a NUL character or an out-of-range number)"
         if wants_html(request):
             return await app.state.render_error(request, 400, "Bad request", detail, {})
