@@ -24,7 +24,7 @@ err_console = Console(stderr=True)
 
 
 @lru_cache
-def _factory(url: str) -> sessionmaker[Session]:
+def session_factory_for(url: str) -> sessionmaker[Session]:
     return make_session_factory(create_db_engine(url))
 
 
@@ -36,7 +36,7 @@ def settings() -> Settings:
 def work(*, check: bool = True) -> Iterator[Session]:
     """One unit of work for a command; domain errors become a message and exit code 1."""
     cfg = settings()
-    factory = _factory(cfg.effective_database_url)
+    factory = session_factory_for(cfg.effective_database_url)
     try:
         if check:
             check_schema(factory.kw["bind"])

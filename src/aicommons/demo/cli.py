@@ -28,12 +28,13 @@ def story(ctx: typer.Context) -> None:
 
 
 def _ledger_step() -> None:
-    from aicommons.cli_support import _factory
+    from aicommons.cli_support import session_factory_for
     from aicommons.ledger import sequencer
 
     cfg = settings()
-    result = sequencer.integrate_pending(_factory(cfg.effective_database_url), cfg, sequencer.signer_for(cfg))
-    key = sequencer.signer_for(cfg).verifier.encode()
+    signer = sequencer.signer_for(cfg)
+    result = sequencer.integrate_pending(session_factory_for(cfg.effective_database_url), cfg, signer)
+    key = signer.verifier.encode()
     console.print(f"   {result.integrated} new entries integrated; the ledger holds {result.size}.")
     console.print(f"   Anyone can check it: aicommons ledger verify --url http://{cfg.host}:{cfg.port} --key '{key}'",
                   soft_wrap=True)

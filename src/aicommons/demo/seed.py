@@ -54,6 +54,7 @@ def seed(session: Session, settings: Settings) -> SeedReport:
 
 
 def _seed_states(session: Session, report: SeedReport) -> None:
+    recorded = {(code, f.year) for code, figures in governance.figures_by_state(session).items() for f in figures}
     for code, status, admitted, nni, ratio in data.STATES:
         if session.get(service.MemberState, code) is None:
             service.admit_member_state(session, actor=None, code=code, name=None,
@@ -63,8 +64,7 @@ def _seed_states(session: Session, report: SeedReport) -> None:
             # Illustrative growth of about 2% a year backwards from the newest figure.
             year_nni = int(nni / (1.02 ** offset))
             gdp = int(year_nni / ratio) if ratio else int(year_nni / 0.86)
-            existing = governance.figures_by_state(session).get(code, [])
-            if any(f.year == year for f in existing):
+            if (code, year) in recorded:
                 continue
             governance.record_economic_figure(session, member_state_code=code, year=year,
                                               nni_million_eur=year_nni if ratio else None,

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.progress import Progress
 
-from aicommons.cli_support import _factory, console, err_console, settings, work
+from aicommons.cli_support import console, err_console, session_factory_for, settings, work
 from aicommons.ledger import reading, sequencer, verify
 from aicommons.ledger.store import latest_checkpoint
 from aicommons.migrate import SchemaOutOfDate, check_schema
@@ -26,7 +26,7 @@ KeyOpt = Annotated[str, typer.Option("--key", help="The log's verifier key (<nam
 def integrate(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """Integrate every queued entry into the tree and sign a checkpoint if one is due."""
     cfg = settings()
-    factory = _factory(cfg.effective_database_url)
+    factory = session_factory_for(cfg.effective_database_url)
     try:
         check_schema(factory.kw["bind"])
     except SchemaOutOfDate as exc:
