@@ -192,3 +192,11 @@ def revoke_role(session: Session, *, actor: Principal | None, grant_id: int,
 
 def count_people(session: Session) -> int:
     return session.scalar(select(func.count()).select_from(Person)) or 0
+
+
+def list_delegates(session: Session) -> list[tuple[RoleGrant, Person]]:
+    """Every serving delegate with their person, by state: a public office, so a public list."""
+    query = (select(RoleGrant, Person).join(Person, Person.id == RoleGrant.person_id)
+             .where(RoleGrant.role == Role.DELEGATE, RoleGrant.revoked_at.is_(None), Person.is_active.is_(True))
+             .order_by(RoleGrant.member_state_code, RoleGrant.granted_at))
+    return [(grant, person) for grant, person in session.execute(query).all()]

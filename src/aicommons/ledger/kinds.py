@@ -54,5 +54,78 @@ KINDS: dict[str, EntryKind] = {
             {"role": "operator | delegate", "member_state": "code or null", "grant": "role grant id"},
             "A public office was taken away.",
         ),
+        EntryKind(
+            "governance.economic_figure.recorded", "urn:aicommons:member-state:<code>",
+            {"member_state": "code", "year": "year", "nni_million_eur": "integer or null",
+             "gdp_million_eur": "integer or null", "source": "where the figure comes from"},
+            "A state's net national income or GDP for a year was entered or corrected.",
+        ),
+        EntryKind(
+            "governance.contribution_scale.computed", "urn:aicommons:contribution-scale:<id>",
+            {"parameters": "reference years, ceiling, floor, associate minimum",
+             "shares": "object of state code -> share as a six-decimal string"},
+            "A contribution scale was computed from the figures on file and proposed to the council.",
+        ),
+        EntryKind(
+            "governance.contribution_scale.in_force", "urn:aicommons:contribution-scale:<id>",
+            {"motion": "id of the motion that adopted it", "superseded": "id of the scale it replaced, or null"},
+            "The council adopted a contribution scale; weighted votes and fair share use it from now on.",
+        ),
+        EntryKind(
+            "governance.dues.recorded", "urn:aicommons:member-state:<code>",
+            {"member_state": "code", "year": "year", "due_eur": "whole euros", "paid_eur": "whole euros"},
+            "What a state owed and paid for a year was entered.",
+        ),
+        EntryKind(
+            "governance.arrears.waived", "urn:aicommons:member-state:<code>",
+            {"member_state": "code", "year": "year", "motion": "id of the deciding motion"},
+            "The council let a state keep its vote despite arrears.",
+        ),
+        EntryKind(
+            "governance.constitution.amended", "urn:aicommons:constitution:<version>",
+            {"version": "new version number", "motion": "id of the amending motion",
+             "rules": "object of motion kind -> rule", "notice_days": "minimum notice before a vote"},
+            "A new version of the constitution's decision rules came into force.",
+        ),
+        EntryKind(
+            "governance.motion.noticed", "urn:aicommons:motion:<id>",
+            {"kind": "motion kind", "title": "title", "text_sha256": "SHA-256 of the motion text (UTF-8)",
+             "notice_ends_at": "RFC 3339"},
+            "A motion was put before the council; voting may open when the notice period ends.",
+        ),
+        EntryKind(
+            "governance.motion.opened", "urn:aicommons:motion:<id>",
+            {"kind": "motion kind", "title": "title", "text_sha256": "SHA-256 of the text",
+             "attachments": "list of {filename, sha256, size}", "payload": "what the motion does if passed",
+             "constitution_version": "version", "rule": "the rule as data", "rule_text": "the rule in words",
+             "electorate": "{eligible: state -> weight, excluded: state -> reason}",
+             "participants": "programme participants or null", "voting_closes_at": "RFC 3339"},
+            "Voting opened; everything voted on and everything the tally depends on is fixed here.",
+        ),
+        EntryKind(
+            "governance.ballot.cast", "urn:aicommons:motion:<id>",
+            {"member_state": "code", "choice": "yes | no | abstain", "explanation": "explanation of vote or null",
+             "ballot": "ballot id"},
+            "A delegate cast their state's roll-call ballot; a later one from the same state replaces it.",
+        ),
+        EntryKind(
+            "governance.motion.closed", "urn:aicommons:motion:<id>",
+            {"closed_at": "RFC 3339", "states_voted": "number of states with a ballot"},
+            "The roll-call closed; no later ballot counts.",
+        ),
+        EntryKind(
+            "governance.motion.tallied", "urn:aicommons:motion:<id>",
+            {"constitution_version": "version", "rule": "rule", "eligible": "state -> weight",
+             "ballots": "state -> final choice", "ignored": "states whose ballots did not count",
+             "counts": "yes/no/abstain/absent", "taking_part": "states taking part",
+             "quorum_needed": "fraction", "quorum_met": "bool", "parts": "each threshold test",
+             "outcome": "passed | failed | no_quorum", "workings": "the tally in words"},
+            "The final ballots were counted under the rule fixed at opening.",
+        ),
+        EntryKind(
+            "governance.motion.published", "urn:aicommons:motion:<id>",
+            {"outcome": "passed | failed | no_quorum", "effect": "what took effect, or null"},
+            "The decision was published and, if it passed, took effect.",
+        ),
     ]
 }

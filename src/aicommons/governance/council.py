@@ -1,0 +1,455 @@
+"""The council: the constitution in force, motions through their lifecycle, roll-call ballots and tallies.
+
+A motion moves through one state machine::
+
+    draft ──notice──▶ notice ──open voting──▶ voting ──close──▶ closed ──tally──▶ tallied ──publish──▶ published
+
+Any other move is a 409. What is voted on is fixed when voting opens: the text's digest, the attachments'
+digests, the rule (from the constitution version in force), and the electorate with its weights. Each step
+from notice on is a ledger entry, so the tally can be recomputed from the ledger alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import timedelta
+from fractions import Fraction
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from aicommons import clock
+from aicommons.errors import Conflict, Forbidden, NotFound, invalid_field
+from aicommons.governance import rules, service
+from aicommons.governance.models import (
+    Ballot,
+    ConstitutionVersion,
+    Motion,
+    MotionAttachment,
+    MotionStatus,
+)
+from aicommons.governance.rules import Choice, MotionKind, Weighting
+from aicommons.identity.models import MembershipStatus, MemberState, Role
+from aicommons.identity.policy import Principal
+from aicommons.identity.service import change_member_state
+from aicommons.ledger import service as ledger
+
+MAX_ATTACHMENT_BYTES = 5 * 1024 * 1024
+MAX_ATTACHMENTS = 20
+MAX_VOTING_DAYS = 90
+EDITABLE = (MotionStatus.DRAFT, MotionStatus.NOTICE)
+
+
+def _actor(principal: Principal | None) -> str | None:
+    return ledger.urn("person", principal.person_id) if principal else None
+
+
+def motion_urn(motion_id: int) -> str:
+    return ledger.urn("motion", motion_id)
+
+
+def text_digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+# --- the constitution --------------------------------------------------------------------------
+
+
+def constitution(session: Session, version: int | None = None) -> ConstitutionVersion:
+    """The version in force (the highest), or a named one."""
+    if version is not None:
+        row = session.get(ConstitutionVersion, version)
+    else:
+        row = session.scalar(select(ConstitutionVersion).order_by(ConstitutionVersion.version.desc()).limit(1))
+    if row is None:
+        raise NotFound(f"no constitution version {version}" if version else "no constitution on file")
+    return row
+
+
+def constitution_history(session: Session) -> list[ConstitutionVersion]:
+    return list(session.scalars(select(ConstitutionVersion).order_by(ConstitutionVersion.version.desc())))
+
+
+def rule_for(row: ConstitutionVersion, kind: MotionKind) -> rules.Rule:
+    return rules.Rule.from_dict(row.rules[kind.value])
+
+
+# --- motions: drafting ---------------------------------------------------------------------------
+
+
+def _check_payload(session: Session, kind: MotionKind, payload: dict[str, Any]) -> dict[str, Any]:
+    """What a motion does when it passes, checked now so a passed motion cannot fail to take effect."""
+    loc = ("body", "payload")
+    if kind is MotionKind.CONSTITUTION_AMENDMENT:
+        try:
+            new_rules = rules.rules_from_dict(payload.get("rules") or {})
+        except rules.RuleError as exc:
+            raise invalid_field((*loc, *exc.field.split(".")), str(exc)) from exc
+        notice_days = payload.get("notice_days", rules.DEFAULT_NOTICE_DAYS)
+        if not isinstance(notice_days, int) or not 0 <= notice_days <= 365:
+            raise invalid_field((*loc, "notice_days"), "a whole number of days from 0 to 365")
+        return {"rules": rules.rules_to_dict(new_rules), "notice_days": notice_days}
+    if kind is MotionKind.ADMISSION:
+        code = str(payload.get("member_state", "")).upper()
+        if session.get(MemberState, code) is None:
+            raise invalid_field((*loc, "member_state"), f"'{code}' is not a registered state; register it first "
+                                "(as an observer) and then move its admission")
+        status = payload.get("status", MembershipStatus.MEMBER.value)
+        if status not in (MembershipStatus.MEMBER.value, MembershipStatus.ASSOCIATE_MEMBER.value):
+            raise invalid_field((*loc, "status"), "admission is as 'member' or 'associate_member'")
+        return {"member_state": code, "status": status}
+    if kind is MotionKind.CONTRIBUTION_SCALE:
+        scale_id = payload.get("scale_id")
+        if not isinstance(scale_id, int):
+            raise invalid_field((*loc, "scale_id"), "name the proposed contribution scale to adopt")
+        try:
+            service.get_scale(session, scale_id)
+        except NotFound as exc:
+            raise invalid_field((*loc, "scale_id"), str(exc)) from exc
+        return {"scale_id": scale_id}
+    if kind is MotionKind.POLICY and "waive_arrears" in payload:
+        waiver = payload["waive_arrears"]
+        if not isinstance(waiver, dict) or not isinstance(waiver.get("year"), int):
+            raise invalid_field((*loc, "waive_arrears"), 'give {"member_state": "XX", "year": 2026}')
+        code = str(waiver.get("member_state", "")).upper()
+        if code not in service.dues_summaries(session):
+            raise invalid_field((*loc, "waive_arrears", "member_state"), f"no dues recorded for '{code}'")
+        return {"waive_arrears": {"member_state": code, "year": waiver["year"]}}
+    # Budgets, calls and slates carry their reference; the attachments carry the tables voted on.
+    reference = payload.get("reference")
+    if reference is not None and (not isinstance(reference, str) or len(reference) > 200):
+        raise invalid_field((*loc, "reference"), "a reference is a string of at most 200 characters")
+    return {"reference": reference} if reference else {}
+
+
+def _check_participants(session: Session, participants: list[str] | None) -> list[str] | None:
+    if participants is None:
+        return None
+    codes = sorted({p.upper() for p in participants})
+    unknown = [c for c in codes if session.get(MemberState, c) is None]
+    if unknown:
+        raise invalid_field(("body", "participants"), f"unknown member states: {', '.join(unknown)}")
+    return codes
+
+
+def draft_motion(session: Session, *, actor: Principal, kind: MotionKind, title: str, text: str,
+                 payload: dict[str, Any] | None = None, participants: list[str] | None = None) -> Motion:
+    """A new motion, private to operators until notice is given."""
+    moment = clock.now()
+    motion = Motion(kind=kind, title=title.strip(), text=text, payload=_check_payload(session, kind, payload or {}),
+                    participants=_check_participants(session, participants), status=MotionStatus.DRAFT,
+                    created_by_id=actor.person_id, created_at=moment, updated_at=moment)
+    session.add(motion)
+    session.flush()
+    return motion
+
+
+def get_motion(session: Session, motion_id: int, *, viewer: Principal | None = None) -> Motion:
+    """A motion; drafts exist only for operators (everyone else gets 404)."""
+    motion = session.get(Motion, motion_id)
+    if motion is None or (motion.status is MotionStatus.DRAFT and not _sees_drafts(viewer)):
+        raise NotFound(f"no motion {motion_id}")
+    return motion
+
+
+def _sees_drafts(viewer: Principal | None) -> bool:
+    return viewer is not None and viewer.has_role(Role.OPERATOR)
+
+
+def list_motions(session: Session, *, viewer: Principal | None = None,
+                 status: MotionStatus | None = None) -> list[Motion]:
+    query = select(Motion).order_by(Motion.id.desc())
+    if status is not None:
+        query = query.where(Motion.status == status)
+    if not _sees_drafts(viewer):
+        query = query.where(Motion.status != MotionStatus.DRAFT)
+    return list(session.scalars(query))
+
+
+def _require(motion: Motion, *allowed: MotionStatus, doing: str) -> None:
+    if motion.status not in allowed:
+        names = " or ".join(s.value for s in allowed)
+        raise Conflict(f"motion {motion.id} is {motion.status.value}; {doing} needs it to be {names}")
+
+
+def edit_motion(session: Session, *, motion_id: int, title: str | None = None, text: str | None = None,
+                payload: dict[str, Any] | None = None, participants: list[str] | None = None) -> Motion:
+    """Change a motion before voting opens; afterwards what was voted on is fixed."""
+    motion = _load(session, motion_id)
+    _require(motion, *EDITABLE, doing="editing")
+    if title is not None:
+        motion.title = title.strip()
+    if text is not None:
+        motion.text = text
+    if payload is not None:
+        motion.payload = _check_payload(session, motion.kind, payload)
+    if participants is not None:
+        motion.participants = _check_participants(session, participants)
+    motion.updated_at = clock.now()
+    session.flush()
+    return motion
+
+
+def _load(session: Session, motion_id: int) -> Motion:
+    motion = session.scalar(select(Motion).where(Motion.id == motion_id).with_for_update())
+    if motion is None:
+        raise NotFound(f"no motion {motion_id}")
+    return motion
+
+
+def add_attachment(session: Session, *, motion_id: int, filename: str, media_type: str,
+                   content: bytes) -> MotionAttachment:
+    motion = _load(session, motion_id)
+    _require(motion, *EDITABLE, doing="adding an attachment")
+    if len(content) > MAX_ATTACHMENT_BYTES:
+        raise invalid_field(("body", "file"), f"an attachment may be at most {MAX_ATTACHMENT_BYTES} bytes")
+    if not content:
+        raise invalid_field(("body", "file"), "the attachment is empty")
+    name = filename.strip().replace("/", "_").replace("\\", "_")[:200]
+    if not name:
+        raise invalid_field(("body", "filename"), "give the attachment a file name")
+    if any(a.filename == name for a in motion.attachments):
+        raise Conflict(f"motion {motion_id} already has an attachment named '{name}'")
+    if len(motion.attachments) >= MAX_ATTACHMENTS:
+        raise Conflict(f"a motion may carry at most {MAX_ATTACHMENTS} attachments")
+    attachment = MotionAttachment(filename=name, media_type=media_type[:100] or "application/octet-stream",
+                                  size=len(content), sha256=hashlib.sha256(content).hexdigest(), content=content,
+                                  added_at=clock.now())
+    motion.attachments.append(attachment)
+    motion.updated_at = clock.now()
+    session.flush()
+    return attachment
+
+
+def remove_attachment(session: Session, *, motion_id: int, attachment_id: int) -> None:
+    motion = _load(session, motion_id)
+    _require(motion, *EDITABLE, doing="removing an attachment")
+    found = [a for a in motion.attachments if a.id == attachment_id]
+    if not found:
+        raise NotFound(f"motion {motion_id} has no attachment {attachment_id}")
+    motion.attachments.remove(found[0])
+    session.flush()
+
+
+def get_attachment(session: Session, *, motion_id: int, attachment_id: int,
+                   viewer: Principal | None) -> MotionAttachment:
+    get_motion(session, motion_id, viewer=viewer)
+    attachment = session.get(MotionAttachment, attachment_id)
+    if attachment is None or attachment.motion_id != motion_id:
+        raise NotFound(f"motion {motion_id} has no attachment {attachment_id}")
+    return attachment
+
+
+# --- motions: the lifecycle ----------------------------------------------------------------------
+
+
+def give_notice(session: Session, *, actor: Principal, motion_id: int, notice_days: int | None = None) -> Motion:
+    """Publish a draft for the notice period the constitution requires before voting may open."""
+    motion = _load(session, motion_id)
+    _require(motion, MotionStatus.DRAFT, doing="giving notice")
+    minimum = constitution(session).notice_days
+    days = minimum if notice_days is None else notice_days
+    if days < minimum:
+        raise invalid_field(("body", "notice_days"), f"the constitution requires at least {minimum} days' notice")
+    moment = clock.now()
+    motion.status = MotionStatus.NOTICE
+    motion.notice_given_at, motion.notice_ends_at = moment, moment + timedelta(days=days)
+    motion.updated_at = moment
+    session.flush()
+    ledger.record(session, kind="governance.motion.noticed", subject=motion_urn(motion.id), actor=_actor(actor),
+                  data={"kind": motion.kind.value, "title": motion.title, "text_sha256": text_digest(motion.text),
+                        "notice_ends_at": ledger.rfc3339(motion.notice_ends_at)})
+    return motion
+
+
+def open_voting(session: Session, *, actor: Principal, motion_id: int, voting_days: int = 7) -> Motion:
+    """Fix the text, attachments, rule and electorate, and open the roll-call."""
+    motion = _load(session, motion_id)
+    _require(motion, MotionStatus.NOTICE, doing="opening the vote")
+    moment = clock.now()
+    assert motion.notice_ends_at is not None
+    if moment < motion.notice_ends_at:
+        raise Conflict(f"the notice period runs until {ledger.rfc3339(motion.notice_ends_at)}")
+    if not 1 <= voting_days <= MAX_VOTING_DAYS:
+        raise invalid_field(("body", "voting_days"), f"voting lasts from 1 to {MAX_VOTING_DAYS} days")
+    charter = constitution(session)
+    rule = rule_for(charter, motion.kind)
+    if rule.weighting is not Weighting.ONE_STATE_ONE_VOTE and service.scale_in_force(session) is None:
+        raise Conflict("this rule weighs votes by contribution, but no contribution scale is in force")
+    participants = frozenset(motion.participants or [])
+    if rule.base is rules.Base.PROGRAMME_PARTICIPANTS and not participants:
+        raise invalid_field(("body", "participants"), "this rule needs the programme's participating states")
+    try:
+        eligible, excluded = rules.electorate(service.standings(session), rule, participants)
+    except rules.RuleError as exc:
+        raise invalid_field(("body", exc.field), str(exc)) from exc
+    motion.status = MotionStatus.VOTING
+    motion.constitution_version = charter.version
+    motion.rule = rule.to_dict()
+    motion.electorate = {"eligible": {s: str(w) for s, w in eligible.items()}, "excluded": excluded}
+    motion.text_digest = text_digest(motion.text)
+    motion.voting_opened_at, motion.voting_closes_at = moment, moment + timedelta(days=voting_days)
+    motion.updated_at = moment
+    session.flush()
+    ledger.record(session, kind="governance.motion.opened", subject=motion_urn(motion.id), actor=_actor(actor),
+                  data={"kind": motion.kind.value, "title": motion.title, "text_sha256": motion.text_digest,
+                        "attachments": [{"filename": a.filename, "sha256": a.sha256, "size": a.size}
+                                        for a in motion.attachments],
+                        "payload": motion.payload, "constitution_version": charter.version, "rule": motion.rule,
+                        "rule_text": rules.describe(rule), "electorate": motion.electorate,
+                        "participants": motion.participants,
+                        "voting_closes_at": ledger.rfc3339(motion.voting_closes_at)})
+    return motion
+
+
+def cast_ballot(session: Session, *, actor: Principal, motion_id: int, choice: Choice,
+                member_state_code: str | None = None, explanation: str | None = None) -> Ballot:
+    """A delegate's roll-call ballot for their state; a later ballot replaces an earlier one."""
+    states = actor.delegate_of()
+    if not states:
+        raise Forbidden("only a delegate of a member state may vote")
+    code = (member_state_code or (next(iter(states)) if len(states) == 1 else "")).upper()
+    if code not in states:
+        raise Forbidden(f"you are a delegate of {', '.join(sorted(states))}, not of {code or 'that state'}")
+    motion = _load(session, motion_id)
+    if motion.status is MotionStatus.DRAFT:
+        raise NotFound(f"no motion {motion_id}")
+    _require(motion, MotionStatus.VOTING, doing="voting")
+    moment = clock.now()
+    assert motion.voting_closes_at is not None and motion.electorate is not None
+    if moment >= motion.voting_closes_at:
+        raise Conflict(f"voting on motion {motion_id} closed at {ledger.rfc3339(motion.voting_closes_at)}")
+    if code not in motion.electorate["eligible"]:
+        reason = motion.electorate["excluded"].get(code, "it is not in this motion's electorate")
+        raise Forbidden(f"{code} has no vote on this motion: {reason}")
+    explanation = (explanation or "").strip() or None
+    for earlier in session.scalars(select(Ballot).where(Ballot.motion_id == motion_id,
+                                                        Ballot.member_state_code == code,
+                                                        Ballot.superseded.is_(False))):
+        earlier.superseded = True
+    ballot = Ballot(motion_id=motion_id, member_state_code=code, choice=choice, explanation=explanation,
+                    cast_by_id=actor.person_id, cast_at=moment, superseded=False)
+    session.add(ballot)
+    session.flush()
+    ledger.record(session, kind="governance.ballot.cast", subject=motion_urn(motion_id), actor=_actor(actor),
+                  data={"member_state": code, "choice": choice.value, "explanation": explanation,
+                        "ballot": ballot.id})
+    return ballot
+
+
+def final_ballots(session: Session, motion_id: int) -> dict[str, Ballot]:
+    """The ballot that counts for each state: its last one."""
+    out: dict[str, Ballot] = {}
+    for ballot in session.scalars(select(Ballot).where(Ballot.motion_id == motion_id).order_by(Ballot.id)):
+        out[ballot.member_state_code] = ballot
+    return out
+
+
+def ballot_history(session: Session, motion_id: int) -> list[Ballot]:
+    return list(session.scalars(select(Ballot).where(Ballot.motion_id == motion_id).order_by(Ballot.id)))
+
+
+def close_voting(session: Session, *, actor: Principal, motion_id: int) -> Motion:
+    """Close the roll-call: at its closing time, or earlier once every eligible state has voted."""
+    motion = _load(session, motion_id)
+    _require(motion, MotionStatus.VOTING, doing="closing the vote")
+    moment = clock.now()
+    assert motion.voting_closes_at is not None and motion.electorate is not None
+    voted = set(final_ballots(session, motion_id))
+    missing = sorted(set(motion.electorate["eligible"]) - voted)
+    if moment < motion.voting_closes_at and missing:
+        raise Conflict(f"voting is open until {ledger.rfc3339(motion.voting_closes_at)} and "
+                       f"{', '.join(missing)} ha{'s' if len(missing) == 1 else 've'} not voted yet")
+    motion.status = MotionStatus.CLOSED
+    motion.closed_at = min(moment, motion.voting_closes_at)
+    motion.updated_at = moment
+    session.flush()
+    ledger.record(session, kind="governance.motion.closed", subject=motion_urn(motion.id), actor=_actor(actor),
+                  data={"closed_at": ledger.rfc3339(motion.closed_at), "states_voted": len(voted)})
+    return motion
+
+
+def compute_tally(motion: Motion, ballots: dict[str, Ballot]) -> rules.Tally:
+    assert motion.rule is not None and motion.electorate is not None
+    eligible = {s: Fraction(w) for s, w in motion.electorate["eligible"].items()}
+    return rules.tally(rules.Rule.from_dict(motion.rule), eligible, {s: b.choice for s, b in ballots.items()})
+
+
+def tally_motion(session: Session, *, actor: Principal, motion_id: int) -> Motion:
+    """Count the final ballots under the rule fixed at opening and record the result."""
+    motion = _load(session, motion_id)
+    _require(motion, MotionStatus.CLOSED, doing="tallying")
+    result = compute_tally(motion, final_ballots(session, motion_id))
+    motion.status = MotionStatus.TALLIED
+    motion.tally = result.to_dict()
+    motion.outcome = result.outcome.value
+    motion.tallied_at = motion.updated_at = clock.now()
+    session.flush()
+    ledger.record(session, kind="governance.motion.tallied", subject=motion_urn(motion.id), actor=_actor(actor),
+                  data={"constitution_version": motion.constitution_version, **motion.tally})
+    return motion
+
+
+def publish_motion(session: Session, *, actor: Principal, motion_id: int) -> Motion:
+    """Publish the decision and, when it passed, make it take effect."""
+    motion = _load(session, motion_id)
+    _require(motion, MotionStatus.TALLIED, doing="publishing")
+    effect = _take_effect(session, motion, actor) if motion.outcome == rules.Outcome.PASSED.value else None
+    motion.status = MotionStatus.PUBLISHED
+    motion.published_at = motion.updated_at = clock.now()
+    session.flush()
+    ledger.record(session, kind="governance.motion.published", subject=motion_urn(motion.id), actor=_actor(actor),
+                  data={"outcome": motion.outcome, "effect": effect})
+    return motion
+
+
+def _take_effect(session: Session, motion: Motion, actor: Principal) -> str | None:
+    payload = motion.payload
+    if motion.kind is MotionKind.CONSTITUTION_AMENDMENT:
+        version = constitution(session).version + 1
+        session.add(ConstitutionVersion(version=version, rules=payload["rules"], notice_days=payload["notice_days"],
+                                        adopted_at=clock.now(), adopted_by_motion_id=motion.id))
+        session.flush()
+        ledger.record(session, kind="governance.constitution.amended", subject=ledger.urn("constitution", version),
+                      actor=None, data={"version": version, "motion": motion.id, "rules": payload["rules"],
+                                        "notice_days": payload["notice_days"]})
+        return f"constitution version {version} in force"
+    if motion.kind is MotionKind.ADMISSION:
+        change_member_state(session, actor=actor, code=payload["member_state"],
+                            status=MembershipStatus(payload["status"]))
+        return f"{payload['member_state']} admitted as {payload['status'].replace('_', ' ')}"
+    if motion.kind is MotionKind.CONTRIBUTION_SCALE:
+        service.put_scale_in_force(session, scale_id=payload["scale_id"], motion_id=motion.id)
+        return f"contribution scale {payload['scale_id']} in force"
+    if "waive_arrears" in payload:
+        waiver = payload["waive_arrears"]
+        service.waive_arrears(session, member_state_code=waiver["member_state"], year=waiver["year"],
+                              motion_id=motion.id)
+        return f"{waiver['member_state']} keeps its vote despite arrears for {waiver['year']}"
+    return None
+
+
+@dataclass(frozen=True)
+class RollCallLine:
+    state: str
+    name: str
+    eligible: bool
+    weight: str | None
+    excluded_because: str | None
+    ballot: Ballot | None
+
+
+def roll_call(session: Session, motion: Motion) -> list[RollCallLine]:
+    """Each state in the electorate fixed at opening, with its counting ballot; empty before voting opens."""
+    if motion.electorate is None:
+        return []
+    names = dict(session.execute(select(MemberState.code, MemberState.name)).tuples().all())
+    ballots = final_ballots(session, motion.id)
+    eligible, excluded = motion.electorate["eligible"], motion.electorate["excluded"]
+    lines = [RollCallLine(code, names.get(code, code), True, weight, None, ballots.get(code))
+             for code, weight in eligible.items()]
+    lines += [RollCallLine(code, names.get(code, code), False, None, reason, None)
+              for code, reason in excluded.items()]
+    return sorted(lines, key=lambda line: (not line.eligible, line.state))
