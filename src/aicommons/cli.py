@@ -10,6 +10,7 @@ from aicommons import __version__
 from aicommons.cli_support import console, err_console, settings
 from aicommons.database import create_db_engine
 from aicommons.demo.cli import demo_app
+from aicommons.governance.cli import governance_app
 from aicommons.identity.cli import admin_app, token_app
 from aicommons.ledger.cli import ledger_app
 from aicommons.migrate import SchemaOutOfDate, check_schema, current_revision, head_revision, upgrade
@@ -26,6 +27,7 @@ app.add_typer(admin_app, name="admin")
 app.add_typer(token_app, name="token")
 app.add_typer(demo_app, name="demo")
 app.add_typer(ledger_app, name="ledger")
+app.add_typer(governance_app, name="governance")
 
 
 @app.command()

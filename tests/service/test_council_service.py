@@ -280,3 +280,12 @@ def test_economic_figures_need_a_source_and_positive_values(factory, people):
     with pytest.raises(NotFound), unit_of_work(factory) as s:
         service.record_economic_figure(s, member_state_code="ZZ", year=2025, nni_million_eur=1,
                                        gdp_million_eur=None, source="x")
+
+
+def test_the_founding_constitution_on_file_is_the_shipped_default(factory):
+    from aicommons.governance import rules
+
+    with factory() as s:
+        founding = council.constitution(s, 1)
+    assert rules.rules_from_dict(founding.rules) == rules.DEFAULT_RULES
+    assert founding.notice_days == rules.DEFAULT_NOTICE_DAYS

@@ -22,7 +22,10 @@ def story(ctx: typer.Context) -> None:
     console.rule("AI Commons demo")
     console.print("1. The facility: member states, institutions and people in every role.")
     seed_command(quiet=False)
-    console.print("2. The public record: every admission, registration and public office goes into the ledger.")
+    console.print("   The council: a contribution scale adopted by two-thirds of all members, a budget that failed "
+                  "its two-thirds threshold, an open-release policy passed, and a motion open for voting now.")
+    console.print("2. The public record: every admission, registration, public office, motion, ballot and tally "
+                  "goes into the ledger.")
     _ledger_step()
     logins_command(as_json=False)
 
@@ -50,7 +53,8 @@ def seed_command(quiet: Annotated[bool, typer.Option(help="Print nothing but err
     for note in report.notes:
         console.print(f"[yellow]{note}[/yellow]")
     console.print(f"Seeded {report.member_states} member states, {report.figures} economic figures, "
-                  f"{report.institutions} institutions, {report.people} people, {report.roles} roles "
+                  f"{report.institutions} institutions, {report.people} people, {report.roles} roles, "
+                  f"{report.motions} council motions "
                   "(0 means it was already there).")
 
 

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from aicommons.config import Settings, read_or_create_secret
 from aicommons.demo import data
+from aicommons.demo.council import seed_council
 from aicommons.governance import service as governance
 from aicommons.identity import accounts, secrets, service
 from aicommons.identity.models import FacilityMeta, Institution, InstitutionKind, MembershipStatus, Role
@@ -24,6 +25,7 @@ class SeedReport:
     people: int = 0
     roles: int = 0
     figures: int = 0
+    motions: int = 0
     notes: list[str] = field(default_factory=list)
 
 
@@ -50,6 +52,7 @@ def seed(session: Session, settings: Settings) -> SeedReport:
     _seed_states(session, report)
     domains = _seed_institutions(session, report)
     _seed_people(session, settings, domains, report)
+    report.motions = seed_council(session)
     return report
 
 

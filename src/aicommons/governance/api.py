@@ -8,11 +8,11 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request, Response, status
+from fastapi import APIRouter, Depends, Path, Request, Response, status
 from starlette.concurrency import run_in_threadpool
 
-from aicommons.deps import DB, CurrentPrincipal, MaybePrincipal
-from aicommons.errors import Conflict, NotFound, invalid_field
+from aicommons.deps import DB, CurrentPrincipal, optional_principal
+from aicommons.errors import Conflict, NotFound, Unauthenticated, invalid_field
 from aicommons.governance import council, policy, rules, service
 from aicommons.governance.models import MotionStatus
 from aicommons.governance.schemas import (
@@ -36,10 +36,22 @@ from aicommons.governance.schemas import (
     ScaleOut,
 )
 from aicommons.identity import accounts
+from aicommons.identity.policy import Principal
 
 router = APIRouter(prefix="/api/v1")
 Year = Annotated[int, Path(ge=1950, le=2100)]
 Filename = Annotated[str, Path(min_length=1, max_length=200)]
+
+
+def _viewer(request: Request, db: DB) -> Principal | None:
+    """Who is reading, so operators see drafts. Reading is public: bad credentials read as the public."""
+    try:
+        return optional_principal(request, db)
+    except Unauthenticated:
+        return None
+
+
+Viewer = Annotated[Principal | None, Depends(_viewer)]
 
 
 # --- contributions -------------------------------------------------------------------------------
@@ -141,7 +153,7 @@ def constitution_versions(db: DB):
 
 
 @router.get("/motions", tags=["motions"], response_model=list[MotionOut])
-def list_motions(db: DB, principal: MaybePrincipal, status: MotionStatus | None = None):
+def list_motions(db: DB, principal: Viewer, status: MotionStatus | None = None):
     return [MotionOut.of(m) for m in council.list_motions(db, viewer=principal, status=status)]
 
 
@@ -155,7 +167,7 @@ def draft_motion(db: DB, principal: CurrentPrincipal, body: MotionIn, response: 
 
 
 @router.get("/motions/{motion_id}", tags=["motions"], response_model=MotionOut)
-def get_motion(db: DB, principal: MaybePrincipal, motion_id: int):
+def get_motion(db: DB, principal: Viewer, motion_id: int):
     return MotionOut.of(council.get_motion(db, motion_id, viewer=principal))
 
 
@@ -184,7 +196,7 @@ async def put_attachment(request: Request, motion_id: int, filename: Filename, d
 
 @router.get("/motions/{motion_id}/attachments/{filename}", tags=["motions"], response_class=Response,
             responses={200: {"content": {"application/octet-stream": {}}}})
-def get_attachment(db: DB, principal: MaybePrincipal, motion_id: int, filename: Filename):
+def get_attachment(db: DB, principal: Viewer, motion_id: int, filename: Filename):
     motion = council.get_motion(db, motion_id, viewer=principal)
     for attachment in motion.attachments:
         if attachment.filename == filename:
@@ -248,14 +260,14 @@ def cast_ballot(db: DB, principal: CurrentPrincipal, motion_id: int, body: Ballo
 
 
 @router.get("/motions/{motion_id}/ballots", tags=["motions"], response_model=list[BallotOut])
-def ballot_history(db: DB, principal: MaybePrincipal, motion_id: int):
+def ballot_history(db: DB, principal: Viewer, motion_id: int):
     """Every ballot cast, replaced ones included (``counts`` false): the roll-call is public."""
     council.get_motion(db, motion_id, viewer=principal)
     return [BallotOut.of(b) for b in council.ballot_history(db, motion_id)]
 
 
 @router.get("/motions/{motion_id}/roll-call", tags=["motions"], response_model=RollCallOut)
-def roll_call(db: DB, principal: MaybePrincipal, motion_id: int):
+def roll_call(db: DB, principal: Viewer, motion_id: int):
     motion = council.get_motion(db, motion_id, viewer=principal)
     lines = [RollCallLine(member_state=line.state, eligible=line.eligible, weight=line.weight,
                           excluded_because=line.excluded_because,
@@ -267,7 +279,7 @@ def roll_call(db: DB, principal: MaybePrincipal, motion_id: int):
 
 
 @router.get("/motions/{motion_id}/tally", tags=["motions"])
-def get_tally(db: DB, principal: MaybePrincipal, motion_id: int) -> dict:
+def get_tally(db: DB, principal: Viewer, motion_id: int) -> dict:
     """The tally as recorded in the ledger: rule, electorate, weights, ballots, counts, workings, outcome."""
     motion = council.get_motion(db, motion_id, viewer=principal)
     if motion.tally is None:

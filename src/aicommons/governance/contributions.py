@@ -182,7 +182,7 @@ def compute_scale(figures: Sequence[Figures], params: Parameters) -> Scale:
             what = "associate minimum" if w.status == "associate_member" else "floor"
             w.notes.append(f"raised to the {what} of {float(lo):.2%}")
         elif bounded[w.state] != w.raw_share:
-            w.notes.append("adjusted pro rata to absorb the bounded states' difference")
+            w.notes.append("adjusted pro rata for the states at a bound")
         if any(y.estimated for y in w.years):
             w.notes.append("NNI estimated from GDP for " + ", ".join(str(y.year) for y in w.years if y.estimated))
     return Scale(params, ratios, workings)

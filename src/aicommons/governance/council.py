@@ -288,7 +288,7 @@ def open_voting(session: Session, *, actor: Principal, motion_id: int, voting_da
     motion.status = MotionStatus.VOTING
     motion.constitution_version = charter.version
     motion.rule = rule.to_dict()
-    motion.electorate = {"eligible": {s: str(w) for s, w in eligible.items()}, "excluded": excluded}
+    motion.electorate = {"eligible": {s: rules.exact_str(w) for s, w in eligible.items()}, "excluded": excluded}
     motion.text_digest = text_digest(motion.text)
     motion.voting_opened_at, motion.voting_closes_at = moment, moment + timedelta(days=voting_days)
     motion.updated_at = moment

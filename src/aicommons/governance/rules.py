@@ -25,6 +25,7 @@ waived it.
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
@@ -237,6 +238,21 @@ class Part:
                 f"threshold {needed} ({self.threshold}); {'met' if self.passed else 'not met'}")
 
 
+def exact_str(value: Fraction) -> str:
+    """A weight as a decimal string when it has one ("0.019237"), else as a fraction ("1/3"). Exact both ways."""
+    numerator, denominator = value.numerator, value.denominator
+    places = 0
+    while denominator % 2 == 0 or denominator % 5 == 0:
+        scale = 10 // math.gcd(denominator, 10)
+        numerator, denominator = numerator * scale, denominator * scale // 10
+        places += 1
+    if denominator != 1:
+        return str(value)
+    text = str(abs(numerator)).rjust(places + 1, "0")
+    sign = "-" if numerator < 0 else ""
+    return f"{sign}{text[:-places]}.{text[-places:]}" if places else f"{sign}{text}"
+
+
 def _num(value: Fraction) -> str:
     return str(value.numerator) if value.denominator == 1 else f"{float(value):.6f}"
 
@@ -256,11 +272,11 @@ class Tally:
     workings: tuple[str, ...] = field(default=())
 
     def to_dict(self) -> dict[str, Any]:
-        return {"rule": self.rule.to_dict(), "eligible": {s: str(w) for s, w in self.eligible.items()},
+        return {"rule": self.rule.to_dict(), "eligible": {s: exact_str(w) for s, w in self.eligible.items()},
                 "ballots": {s: c.value for s, c in sorted(self.ballots.items())}, "ignored": list(self.ignored),
                 "counts": self.counts, "taking_part": self.taking_part, "quorum_needed": str(self.quorum_needed),
                 "quorum_met": self.quorum_met,
-                "parts": [{"measure": p.measure, "in_favour": str(p.in_favour), "base": str(p.base),
+                "parts": [{"measure": p.measure, "in_favour": exact_str(p.in_favour), "base": exact_str(p.base),
                            "threshold": str(p.threshold), "passed": p.passed} for p in self.parts],
                 "outcome": self.outcome.value, "workings": list(self.workings)}
 

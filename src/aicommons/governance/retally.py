@@ -1,0 +1,171 @@
+"""Recompute a motion's outcome from the ledger alone, as any outsider can, and compare it with the result.
+
+Needs nothing but the facility's URL and its ledger key. Steps:
+
+1. fetch the signed checkpoint and check its signature with the key;
+2. find the motion's entries (subject ``urn:aicommons:motion:<id>``), fetch each entry's exact bytes and its
+   RFC 9162 inclusion proof, and check the proof against the signed root;
+3. from the ``opened`` entry take the rule and the electorate with its weights; from the ``ballot.cast``
+   entries between ``opened`` and ``closed`` take each state's last ballot; recompute the tally with
+   ``rules.tally`` and compare it, field by field, with the ``tallied`` entry (and ``published``'s outcome);
+4. check that the motion text and attachments served today still hash to the digests fixed at opening.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+import httpx
+
+from aicommons.governance import rules
+from aicommons.ledger import merkle, notes
+
+MAX_ENTRIES = 100_000
+
+
+class RetallyFailed(RuntimeError):
+    pass
+
+
+@dataclass
+class Retally:
+    motion: int
+    origin: str
+    tree_size: int
+    entries_verified: int
+    rule_text: str
+    recomputed: dict[str, Any]
+    published: dict[str, Any] | None
+    published_outcome: str | None
+    mismatches: list[str] = field(default_factory=list)
+    text_matches: bool | None = None
+    attachments_match: dict[str, bool] = field(default_factory=dict)
+
+    @property
+    def matches(self) -> bool:
+        return (self.published is not None and not self.mismatches and self.text_matches is not False
+                and all(self.attachments_match.values()))
+
+
+def _get(client: httpx.Client, url: str, **params: Any) -> httpx.Response:
+    try:
+        response = client.get(url, params=params or None)
+    except httpx.HTTPError as exc:
+        raise RetallyFailed(f"fetching {url}: {exc}") from exc
+    if response.status_code != 200:
+        raise RetallyFailed(f"fetching {url}: HTTP {response.status_code}")
+    return response
+
+
+def _verified_entries(client: httpx.Client, base: str, subject: str,
+                      checkpoint: notes.Checkpoint) -> list[tuple[int, dict[str, Any]]]:
+    """The subject's entries, each proven included in the signed tree, in log order."""
+    indexes: list[int] = []
+    cursor = None
+    while True:
+        params: dict[str, Any] = {"subject": subject, "limit": 200}
+        if cursor:
+            params["cursor"] = cursor
+        page = _get(client, f"{base}/api/v1/ledger/entries", **params).json()
+        indexes += [item["index"] for item in page["items"]]
+        cursor = page.get("next_cursor")
+        if not cursor or len(indexes) > MAX_ENTRIES:
+            break
+    out = []
+    for index in sorted(indexes):
+        if index >= checkpoint.size:
+            continue  # not yet under a signed checkpoint; the next one will cover it
+        body = _get(client, f"{base}/api/v1/ledger/entries/{index}").content
+        proof = _get(client, f"{base}/api/v1/ledger/proofs/inclusion", index=index, tree_size=checkpoint.size).json()
+        try:
+            path = [base64.b64decode(h, validate=True) for h in proof["hashes"]]
+            merkle.verify_inclusion(merkle.hash_leaf(body), index, checkpoint.size, path, checkpoint.root)
+        except (merkle.ProofError, ValueError, KeyError) as exc:
+            raise RetallyFailed(f"entry {index} is not proven included in the signed tree: {exc}") from exc
+        entry = json.loads(body)
+        if entry.get("subject") != subject:
+            raise RetallyFailed(f"entry {index} is about {entry.get('subject')}, not {subject}")
+        out.append((index, entry))
+    return out
+
+
+def _one(entries: list[tuple[int, dict]], kind: str) -> tuple[int, dict] | None:
+    found = [(i, e) for i, e in entries if e["kind"] == kind]
+    if len(found) > 1:
+        raise RetallyFailed(f"the ledger holds {len(found)} '{kind}' entries for one motion")
+    return found[0] if found else None
+
+
+def retally(url: str, key: str, motion_id: int, client: httpx.Client | None = None) -> Retally:
+    own = client is None
+    client = client or httpx.Client(timeout=30)
+    base = url.rstrip("/")
+    try:
+        try:
+            checkpoint = notes.open_checkpoint(_get(client, f"{base}/ledger/checkpoint").text,
+                                               notes.Verifier.parse(key))
+        except (notes.NoteError, ValueError) as exc:
+            raise RetallyFailed(f"the checkpoint does not verify with this key: {exc}") from exc
+        entries = _verified_entries(client, base, f"urn:aicommons:motion:{motion_id}", checkpoint)
+        result = _recompute(motion_id, checkpoint, entries)
+        _check_documents(client, base, motion_id, entries, result)
+        return result
+    finally:
+        if own:
+            client.close()
+
+
+def _recompute(motion_id: int, checkpoint: notes.Checkpoint, entries: list[tuple[int, dict]]) -> Retally:
+    opened = _one(entries, "governance.motion.opened")
+    if opened is None:
+        raise RetallyFailed(f"the signed ledger holds no opening of motion {motion_id} (not voted on yet, or "
+                            "not yet under a signed checkpoint)")
+    closed = _one(entries, "governance.motion.closed")
+    tallied = _one(entries, "governance.motion.tallied")
+    published = _one(entries, "governance.motion.published")
+    data = opened[1]["data"]
+    rule = rules.Rule.from_dict(data["rule"])
+    eligible = {s: Fraction(w) for s, w in data["electorate"]["eligible"].items()}
+    last_index = closed[0] if closed else checkpoint.size
+    ballots: dict[str, str] = {}
+    for index, entry in entries:
+        if entry["kind"] == "governance.ballot.cast" and opened[0] < index < last_index:
+            ballots[entry["data"]["member_state"]] = entry["data"]["choice"]
+    recomputed = rules.tally(rule, eligible, ballots).to_dict()
+    result = Retally(motion=motion_id, origin=checkpoint.origin, tree_size=checkpoint.size,
+                     entries_verified=len(entries), rule_text=rules.describe(rule), recomputed=recomputed,
+                     published=tallied[1]["data"] if tallied else None,
+                     published_outcome=published[1]["data"]["outcome"] if published else None)
+    if tallied is None:
+        result.mismatches.append("no tally has been recorded yet")
+        return result
+    # The workings are words; the numbers and the outcome are what must agree.
+    recorded = {k: v for k, v in tallied[1]["data"].items() if k not in ("constitution_version", "workings")}
+    for name in sorted((set(recomputed) | set(recorded)) - {"workings"}):
+        if recomputed.get(name) != recorded.get(name):
+            result.mismatches.append(f"{name}: recomputed {recomputed.get(name)!r}, recorded {recorded.get(name)!r}")
+    if published and published[1]["data"]["outcome"] != recomputed["outcome"]:
+        result.mismatches.append(f"published outcome {published[1]['data']['outcome']!r} differs from the tally")
+    return result
+
+
+def _check_documents(client: httpx.Client, base: str, motion_id: int, entries: list[tuple[int, dict]],
+                     result: Retally) -> None:
+    """Does what the facility serves today still hash to what was fixed when voting opened?"""
+    opened = _one(entries, "governance.motion.opened")
+    assert opened is not None
+    response = client.get(f"{base}/api/v1/motions/{motion_id}")
+    if response.status_code != 200:
+        result.text_matches = False
+        return
+    text = response.json()["text"]
+    result.text_matches = hashlib.sha256(text.encode()).hexdigest() == opened[1]["data"]["text_sha256"]
+    for attachment in opened[1]["data"]["attachments"]:
+        got = client.get(f"{base}/api/v1/motions/{motion_id}/attachments/{attachment['filename']}")
+        result.attachments_match[attachment["filename"]] = (
+            got.status_code == 200 and hashlib.sha256(got.content).hexdigest() == attachment["sha256"])

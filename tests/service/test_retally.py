@@ -1,0 +1,131 @@
+"""Recomputing a tally from the ledger alone, through the real app over HTTP (httpx via the test client)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import update
+
+from aicommons.database import unit_of_work
+from aicommons.governance import council, retally, rules
+from aicommons.governance.models import Motion
+from aicommons.governance.rules import Choice
+from aicommons.ledger import sequencer
+from aicommons.ledger import service as ledger
+from tests.service.test_council_service import council_setup, finish, open_motion, vote  # noqa: F401
+
+
+@pytest.fixture
+def settings(tmp_path, database_url):
+    from aicommons.config import Settings
+
+    return Settings(data_dir=tmp_path / "data", database_url=database_url, ledger_sequencer=False,
+                    ledger_checkpoint_interval_seconds=0)
+
+
+def _decided_motion(factory, settings, council_setup):  # noqa: F811
+    operator, d = council_setup
+    motion_id = open_motion(factory, operator)
+    vote(factory, d["DE"], motion_id, Choice.NO)
+    vote(factory, d["DE"], motion_id, Choice.YES)  # replaces DE's first ballot
+    vote(factory, d["FR"], motion_id, Choice.YES)
+    vote(factory, d["FI"], motion_id, Choice.NO, explanation="Too soon.")
+    finish(factory, operator, motion_id)
+    sequencer.integrate_pending(factory, settings, sequencer.signer_for(settings))
+    return motion_id
+
+
+def _key(settings):
+    return sequencer.signer_for(settings).verifier.encode()
+
+
+def test_retally_from_the_ledger_matches_the_published_result(client, factory, settings, council_setup):  # noqa: F811
+    motion_id = _decided_motion(factory, settings, council_setup)
+    result = retally.retally("http://testserver", _key(settings), motion_id, client=client)
+    assert result.matches, result.mismatches
+    assert result.recomputed["outcome"] == result.published_outcome == "passed"
+    assert result.recomputed["ballots"] == {"DE": "yes", "FR": "yes", "FI": "no"}
+    assert result.entries_verified == 2 + 4 + 3 and result.text_matches is True
+
+
+def test_retally_detects_a_falsified_published_tally(client, factory, settings, council_setup):  # noqa: F811
+    operator, d = council_setup
+    motion_id = open_motion(factory, operator)
+    vote(factory, d["FI"], motion_id, Choice.NO)
+    with unit_of_work(factory) as s:
+        # A facility that lies: it records a tally counting a YES from FI, which voted NO.
+        motion = s.get(Motion, motion_id)
+        forged = council.compute_tally(motion, {})
+        forged = rules.tally(forged.rule, forged.eligible, {"FI": Choice.YES})
+        ledger.record(s, kind="governance.motion.tallied", subject=council.motion_urn(motion_id), actor=None,
+                      data={"constitution_version": 1, **forged.to_dict()})
+    sequencer.integrate_pending(factory, settings, sequencer.signer_for(settings))
+    result = retally.retally("http://testserver", _key(settings), motion_id, client=client)
+    assert not result.matches
+    assert any(m.startswith("ballots:") for m in result.mismatches)
+
+
+def test_retally_notices_a_text_changed_after_the_vote(client, factory, settings, council_setup):  # noqa: F811
+    motion_id = _decided_motion(factory, settings, council_setup)
+    with unit_of_work(factory) as s:
+        s.execute(update(Motion).where(Motion.id == motion_id).values(text="Something nobody voted on"))
+    result = retally.retally("http://testserver", _key(settings), motion_id, client=client)
+    assert result.text_matches is False and not result.matches
+
+
+def test_retally_refuses_a_wrong_key(client, factory, settings, council_setup):  # noqa: F811
+    motion_id = _decided_motion(factory, settings, council_setup)
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from aicommons.ledger import notes
+    other = notes.Signer(settings.effective_ledger_origin, Ed25519PrivateKey.generate()).verifier.encode()
+    with pytest.raises(retally.RetallyFailed, match="does not verify"):
+        retally.retally("http://testserver", other, motion_id, client=client)
+
+
+def test_the_cli_retallies_a_demo_motion_on_a_running_server(tmp_path):
+    cli = str(Path(sys.executable).with_name("aicommons"))
+    env = {**os.environ, "AICOMMONS_DATA_DIR": str(tmp_path / "var"),
+           "AICOMMONS_LEDGER_CHECKPOINT_INTERVAL_SECONDS": "0"}
+    env.pop("AICOMMONS_DATABASE_URL", None)
+    for args in (["db", "upgrade"], ["demo", "seed", "--quiet"], ["ledger", "integrate"]):
+        subprocess.run([cli, *args], env=env, check=True, capture_output=True, timeout=120)
+    key = subprocess.run([cli, "ledger", "key"], env=env, check=True, capture_output=True, text=True).stdout.strip()
+    import socket
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = subprocess.Popen([cli, "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        runs = {m: subprocess.run([cli, "governance", "retally", str(m), "--url", url, "--key", key, "--json"],
+                                  capture_output=True, text=True, timeout=60) for m in (1, 2, 3)}
+        open_one = subprocess.run([cli, "governance", "retally", "4", "--url", url, "--key", key],
+                                  capture_output=True, text=True, timeout=60)
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+    outcomes = {}
+    for motion, run in runs.items():
+        assert run.returncode == 0, run.stderr
+        report = json.loads(run.stdout)
+        assert report["matches"] is True
+        outcomes[motion] = report["recomputed_outcome"]
+    assert outcomes == {1: "passed", 2: "failed", 3: "passed"}
+    assert open_one.returncode == 1 and "not yet" in open_one.stdout
