@@ -32,7 +32,7 @@ from aicommons.middleware import (
     SecurityHeadersMiddleware,
 )
 from aicommons.migrate import check_schema
-from aicommons.web import identity_pages, ledger_pages, pages
+from aicommons.web import council_pages, governance_pages, identity_pages, ledger_pages, motion_editor_pages, pages
 from aicommons.web.render import render_error
 from aicommons.web.render import templates as _templates  # noqa: F401  (loads templates at import)
 
@@ -95,6 +95,9 @@ def create_app(settings: Settings | None = None, *, verify_schema: bool = True) 
     app.include_router(pages.router)
     app.include_router(identity_pages.router)
     app.include_router(ledger_pages.router)
+    app.include_router(governance_pages.router)
+    app.include_router(council_pages.router)
+    app.include_router(motion_editor_pages.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.mount("/swagger-ui", StaticFiles(directory=swagger_ui_path), name="swagger")
 

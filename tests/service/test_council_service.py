@@ -289,3 +289,31 @@ def test_the_founding_constitution_on_file_is_the_shipped_default(factory):
         founding = council.constitution(s, 1)
     assert rules.rules_from_dict(founding.rules) == rules.DEFAULT_RULES
     assert founding.notice_days == rules.DEFAULT_NOTICE_DAYS
+
+
+def test_a_change_during_notice_is_published_and_restarts_the_notice(factory, council_setup):
+    operator, _ = council_setup
+    op = principal(operator)
+    with clock.frozen_at(T0), unit_of_work(factory) as s:
+        motion_id = council.draft_motion(s, actor=op, kind=MotionKind.POLICY, title="t", text="first").id
+        council.give_notice(s, actor=op, motion_id=motion_id)
+    with clock.frozen_at(T0 + timedelta(days=10)), unit_of_work(factory) as s:
+        council.edit_motion(s, actor=op, motion_id=motion_id, text="second")
+    with pytest.raises(Conflict, match="notice period runs until"), clock.frozen_at(T0 + timedelta(days=15)), \
+            unit_of_work(factory) as s:
+        council.open_voting(s, actor=op, motion_id=motion_id)
+    with clock.frozen_at(T0 + timedelta(days=24)), unit_of_work(factory) as s:
+        council.open_voting(s, actor=op, motion_id=motion_id)
+    with factory() as s:
+        revised = s.scalar(select(LedgerEntry).where(LedgerEntry.kind == "governance.motion.revised"))
+    assert json.loads(revised.body)["data"]["text_sha256"] == council.text_digest("second")
+
+
+def test_a_motion_needs_a_title_and_text_and_a_proposed_scale(factory, council_setup):
+    operator, _ = council_setup
+    with pytest.raises(Invalid, match="title"), unit_of_work(factory) as s:
+        council.draft_motion(s, actor=principal(operator), kind=MotionKind.POLICY, title="  ", text="x")
+    with pytest.raises(Invalid) as caught, unit_of_work(factory) as s:
+        council.draft_motion(s, actor=principal(operator), kind=MotionKind.CONTRIBUTION_SCALE, title="t",
+                             text="x", payload={"scale_id": 999})
+    assert caught.value.errors[0].loc == ("body", "payload", "scale_id")

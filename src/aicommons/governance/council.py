@@ -29,6 +29,7 @@ from aicommons.governance.models import (
     Motion,
     MotionAttachment,
     MotionStatus,
+    ScaleStatus,
 )
 from aicommons.governance.rules import Choice, MotionKind, Weighting
 from aicommons.identity.models import MembershipStatus, MemberState, Role
@@ -105,9 +106,12 @@ def _check_payload(session: Session, kind: MotionKind, payload: dict[str, Any]) 
         if not isinstance(scale_id, int):
             raise invalid_field((*loc, "scale_id"), "name the proposed contribution scale to adopt")
         try:
-            service.get_scale(session, scale_id)
+            scale = service.get_scale(session, scale_id)
         except NotFound as exc:
             raise invalid_field((*loc, "scale_id"), str(exc)) from exc
+        if scale.status is not ScaleStatus.PROPOSED:
+            raise invalid_field((*loc, "scale_id"), f"contribution scale {scale_id} is {scale.status.value}; "
+                                "only a proposed scale can be put to the council")
         return {"scale_id": scale_id}
     if kind is MotionKind.POLICY and "waive_arrears" in payload:
         waiver = payload["waive_arrears"]
@@ -138,12 +142,19 @@ def draft_motion(session: Session, *, actor: Principal, kind: MotionKind, title:
                  payload: dict[str, Any] | None = None, participants: list[str] | None = None) -> Motion:
     """A new motion, private to operators until notice is given."""
     moment = clock.now()
-    motion = Motion(kind=kind, title=title.strip(), text=text, payload=_check_payload(session, kind, payload or {}),
+    title, text = _required_text(title, "title"), _required_text(text, "text")
+    motion = Motion(kind=kind, title=title, text=text, payload=_check_payload(session, kind, payload or {}),
                     participants=_check_participants(session, participants), status=MotionStatus.DRAFT,
                     created_by_id=actor.person_id, created_at=moment, updated_at=moment)
     session.add(motion)
     session.flush()
     return motion
+
+
+def _required_text(value: str, name: str) -> str:
+    if not value or not value.strip():
+        raise invalid_field(("body", name), f"the motion needs a {name}")
+    return value.strip() if name == "title" else value
 
 
 def get_motion(session: Session, motion_id: int, *, viewer: Principal | None = None) -> Motion:
@@ -174,22 +185,40 @@ def _require(motion: Motion, *allowed: MotionStatus, doing: str) -> None:
         raise Conflict(f"motion {motion.id} is {motion.status.value}; {doing} needs it to be {names}")
 
 
-def edit_motion(session: Session, *, motion_id: int, title: str | None = None, text: str | None = None,
-                payload: dict[str, Any] | None = None, participants: list[str] | None = None) -> Motion:
+def edit_motion(session: Session, *, motion_id: int, actor: Principal | None = None, title: str | None = None,
+                text: str | None = None, payload: dict[str, Any] | None = None,
+                participants: list[str] | None = None) -> Motion:
     """Change a motion before voting opens; afterwards what was voted on is fixed."""
     motion = _load(session, motion_id)
     _require(motion, *EDITABLE, doing="editing")
     if title is not None:
-        motion.title = title.strip()
+        motion.title = _required_text(title, "title")
     if text is not None:
-        motion.text = text
+        motion.text = _required_text(text, "text")
     if payload is not None:
         motion.payload = _check_payload(session, motion.kind, payload)
     if participants is not None:
         motion.participants = _check_participants(session, participants)
-    motion.updated_at = clock.now()
-    session.flush()
+    _revised(session, motion, actor)
     return motion
+
+
+def _revised(session: Session, motion: Motion, actor: Principal | None) -> None:
+    """Note a change; during the notice period it is published and the full notice period starts again,
+    so the council always has the notice the constitution requires of the text it will vote on."""
+    moment = clock.now()
+    motion.updated_at = moment
+    if motion.status is MotionStatus.NOTICE:
+        assert motion.notice_given_at is not None and motion.notice_ends_at is not None
+        motion.notice_ends_at = moment + (motion.notice_ends_at - motion.notice_given_at)
+        motion.notice_given_at = moment
+        session.flush()
+        ledger.record(session, kind="governance.motion.revised", subject=motion_urn(motion.id), actor=_actor(actor),
+                      data={"title": motion.title, "text_sha256": text_digest(motion.text),
+                            "attachments": [{"filename": a.filename, "sha256": a.sha256, "size": a.size}
+                                            for a in motion.attachments],
+                            "notice_ends_at": ledger.rfc3339(motion.notice_ends_at)})
+    session.flush()
 
 
 def _load(session: Session, motion_id: int) -> Motion:
@@ -200,7 +229,7 @@ def _load(session: Session, motion_id: int) -> Motion:
 
 
 def add_attachment(session: Session, *, motion_id: int, filename: str, media_type: str,
-                   content: bytes) -> MotionAttachment:
+                   content: bytes, actor: Principal | None = None) -> MotionAttachment:
     motion = _load(session, motion_id)
     _require(motion, *EDITABLE, doing="adding an attachment")
     if len(content) > MAX_ATTACHMENT_BYTES:
@@ -218,12 +247,13 @@ def add_attachment(session: Session, *, motion_id: int, filename: str, media_typ
                                   size=len(content), sha256=hashlib.sha256(content).hexdigest(), content=content,
                                   added_at=clock.now())
     motion.attachments.append(attachment)
-    motion.updated_at = clock.now()
     session.flush()
+    _revised(session, motion, actor)
     return attachment
 
 
-def remove_attachment(session: Session, *, motion_id: int, attachment_id: int) -> None:
+def remove_attachment(session: Session, *, motion_id: int, attachment_id: int,
+                      actor: Principal | None = None) -> None:
     motion = _load(session, motion_id)
     _require(motion, *EDITABLE, doing="removing an attachment")
     found = [a for a in motion.attachments if a.id == attachment_id]
@@ -231,6 +261,7 @@ def remove_attachment(session: Session, *, motion_id: int, attachment_id: int) -
         raise NotFound(f"motion {motion_id} has no attachment {attachment_id}")
     motion.attachments.remove(found[0])
     session.flush()
+    _revised(session, motion, actor)
 
 
 def get_attachment(session: Session, *, motion_id: int, attachment_id: int,
@@ -445,7 +476,7 @@ def roll_call(session: Session, motion: Motion) -> list[RollCallLine]:
     """Each state in the electorate fixed at opening, with its counting ballot; empty before voting opens."""
     if motion.electorate is None:
         return []
-    names = dict(session.execute(select(MemberState.code, MemberState.name)).tuples().all())
+    names = {code: name for code, name in session.execute(select(MemberState.code, MemberState.name))}
     ballots = final_ballots(session, motion.id)
     eligible, excluded = motion.electorate["eligible"], motion.electorate["excluded"]
     lines = [RollCallLine(code, names.get(code, code), True, weight, None, ballots.get(code))

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import enum
 import math
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
@@ -80,12 +81,24 @@ class RuleError(ValueError):
         self.field = field_name
 
 
+_FRACTION = re.compile(r"\d{1,12}(\.\d{1,12})?(/\d{1,12})?")
+
+
 def fraction(value: object, field_name: str) -> Fraction:
-    """Parse ``"2/3"``, ``"0.5"`` or a number into an exact fraction, naming the field on failure."""
+    """Parse ``"2/3"``, ``"0.5"`` or a whole number into an exact fraction, naming the field on failure.
+
+    Only plain forms with at most 12 digits a part: an exponent such as ``1e-99999999`` would build a
+    number of millions of digits before any range check could refuse it.
+    """
+    if isinstance(value, Fraction):
+        return value
+    text = str(value).strip()
+    if isinstance(value, bool) or not _FRACTION.fullmatch(text):
+        raise RuleError(field_name, f"'{value}' is not a fraction such as 2/3 or 0.5")
     try:
-        return Fraction(str(value).strip()) if not isinstance(value, Fraction) else value
-    except (ValueError, ZeroDivisionError) as exc:
-        raise RuleError(field_name, f"'{value}' is not a fraction such as 2/3 or 0.5") from exc
+        return Fraction(text)
+    except ZeroDivisionError as exc:
+        raise RuleError(field_name, f"'{value}' divides by zero") from exc
 
 
 @dataclass(frozen=True)

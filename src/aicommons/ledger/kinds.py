@@ -94,6 +94,12 @@ KINDS: dict[str, EntryKind] = {
             "A motion was put before the council; voting may open when the notice period ends.",
         ),
         EntryKind(
+            "governance.motion.revised", "urn:aicommons:motion:<id>",
+            {"title": "title", "text_sha256": "SHA-256 of the revised text",
+             "attachments": "list of {filename, sha256, size}", "notice_ends_at": "RFC 3339, restarted"},
+            "A motion was changed during its notice period; the full notice period starts again.",
+        ),
+        EntryKind(
             "governance.motion.opened", "urn:aicommons:motion:<id>",
             {"kind": "motion kind", "title": "title", "text_sha256": "SHA-256 of the text",
              "attachments": "list of {filename, sha256, size}", "payload": "what the motion does if passed",

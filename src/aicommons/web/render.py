@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 import secrets as pysecrets
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -98,13 +99,46 @@ def _read_flash(request: Request) -> list[tuple[str, str]]:
 def nav_for(principal: Principal | None) -> list[tuple[str, str]]:
     """Navigation links this person may use; later wings add theirs here."""
     links = [("/", "Home"), ("/member-states", "Member states"), ("/institutions", "Institutions"),
+             ("/decisions", "Decisions"), ("/contributions", "Contributions"), ("/constitution", "Constitution"),
              ("/ledger", "Ledger")]
     if principal is None:
         return links
+    if principal.has_role(Role.OPERATOR) or principal.delegate_of():
+        links.append(("/council", "Council"))
+    if principal.has_role(Role.OPERATOR):
+        links.append(("/council/motions", "Motion editor"))
     if principal.has_role(Role.OPERATOR) or principal.has_role(Role.AUDITOR):
         links.append(("/operator/people", "People and roles"))
     links.append(("/account", "My account"))
     return links
+
+
+def current_nav(nav: list[tuple[str, str]], path: str) -> str | None:
+    """The navigation link the page belongs to: the longest one that is the path or a parent of it."""
+    matches = [href for href, _ in nav if path == href or (href != "/" and path.startswith(href.rstrip("/") + "/"))]
+    return max(matches, key=len, default=None)
+
+
+def _utc(moment: datetime | None, fmt: str = "%Y-%m-%d %H:%M UTC") -> str:
+    return moment.astimezone(UTC).strftime(fmt) if moment is not None else "—"
+
+
+def _eur(amount: int | None) -> str:
+    return "—" if amount is None else f"{_grouped(amount)} EUR"
+
+
+def _grouped(value: object) -> str:
+    """A number with its thousands grouped by narrow spaces: 3002024.5 -> 3 002 024.5."""
+    if value is None:
+        return "—"
+    whole, dot, fraction = str(value).partition(".")
+    sign = "-" if whole.startswith("-") else ""
+    return f"{sign}{int(whole.lstrip('-') or 0):,}".replace(",", "\u202f") + dot + fraction
+
+
+templates.env.filters["utc"] = _utc
+templates.env.filters["eur"] = _eur
+templates.env.filters["grouped"] = _grouped
 
 
 def render(request: Request, template: str, context: dict[str, Any] | None = None, *,
@@ -112,9 +146,11 @@ def render(request: Request, template: str, context: dict[str, Any] | None = Non
            headers: dict[str, str] | None = None) -> HTMLResponse:
     principal = principal if principal is not None else getattr(request.state, "principal", None)
     flashes = _read_flash(request)
+    nav = nav_for(principal)
     ctx = {
         "principal": principal,
-        "nav": nav_for(principal),
+        "nav": nav,
+        "nav_current": current_nav(nav, request.url.path),
         "csrf_token": csrf_token_for(request),
         "flashes": flashes,
         "demo": getattr(request.app.state, "is_demo", lambda: False)(),
