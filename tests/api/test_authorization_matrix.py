@@ -15,6 +15,12 @@ The rules (README "Roles" and ``identity/policy.py``):
 * institutions are registered and changed by an operator anywhere, or by a delegate in their own state;
 * ``/me`` and one's own tokens: any authenticated person (``read`` to read, ``write`` to change);
 * people and roles: operators and auditors read (``read``); only an operator with ``admin`` changes them;
+* governance is public to read: economic figures, contribution scales, dues, delegates, the constitution,
+  motions with their attachments, ballots, roll-call and tally (drafts answer 404 to all but operators, so
+  the rows read a published motion);
+* economic figures, contribution scales, dues, and motions (drafting, editing, attachments and every step
+  of the lifecycle) change only by an operator (``write`` scope): the secretariat, which never votes;
+* ballots are cast only by a delegate (``write`` scope), for the state they represent;
 * a state-changing API call authenticated only with a browser session cookie is unauthenticated.
 
 A route of the API (a path under ``aicommons.app.MACHINE_PATHS``, anything in the OpenAPI schema, and
@@ -42,9 +48,14 @@ from aicommons.app import MACHINE_PATHS, create_app
 from aicommons.config import Settings
 from aicommons.database import create_db_engine, make_session_factory, unit_of_work
 from aicommons.deps import ANON_COOKIE, SESSION_COOKIE
+from aicommons.governance import service
+from aicommons.governance.models import MotionStatus
+from aicommons.governance.rules import Choice, MotionKind
 from aicommons.identity import accounts, auth, secrets
-from aicommons.identity.models import ApiToken, Person, Role
+from aicommons.identity.models import ApiToken, MembershipStatus, MemberState, Person, Role
+from aicommons.identity.policy import Principal
 from aicommons.migrate import upgrade
+from tests.api.council_helpers import YEARS, motion_at, principal, record_figures
 from tests.conftest import PASSWORD, People
 
 ALLOWED, UNAUTHENTICATED, FORBIDDEN = "allowed", "401", "403"
@@ -76,6 +87,8 @@ INSTITUTION_WRITERS = frozenset({"operator", "operator_no_admin", "delegate_own_
 PEOPLE_READERS = frozenset(
     {"operator", "operator_read_scope", "operator_no_admin", "auditor", "session_cookie"})
 PEOPLE_WRITERS = frozenset({"operator"})
+COUNCIL_SECRETARIAT = frozenset({"operator", "operator_no_admin"})
+VOTERS = frozenset({"delegate_own_country", "delegate_other_country"})  # the FI delegate, for FI
 
 
 @dataclass
@@ -102,6 +115,7 @@ class World:
     subject_id: int  # a person to read
     subject_token_id: int
     _codes: Iterator[str]
+    council: Council | None = None
 
     def unique(self, prefix: str) -> str:
         return f"{prefix} {uuid.uuid4().hex[:10]}"
@@ -124,6 +138,44 @@ class World:
             issued = auth.create_token(s, self.settings, person=s.get(Person, person_id), name="to revoke",
                                        scopes=["read"], expires_in_days=1)
             return issued.token.id
+
+
+@dataclass
+class Council:
+    """Council business the governance rows read or act on."""
+
+    operator: Principal
+    published_motion: int  # with an attachment, a ballot and a tally
+    ballot_motion: int  # open for voting for 90 days; FI is in its electorate
+    scale_id: int  # in force
+
+    def motion(self, w: World, status: MotionStatus, attachment: tuple[str, bytes] | None = None) -> int:
+        """A fresh motion at ``status``, so each cell's lifecycle step is legal."""
+        return motion_at(w.factory, self.operator, status, attachment=attachment)
+
+
+def _council(w: World) -> Council:
+    assert w.council is not None
+    return w.council
+
+
+def _scale_inputs(w: World, a: Actor) -> Call:
+    """Figures for every contributing state (rows above admit new ones), then the request to compute a scale."""
+    with w.factory() as s:
+        states = s.scalars(select(MemberState).where(MemberState.status != MembershipStatus.OBSERVER)).all()
+        missing = [m.code for m in states if m.code not in service.figures_by_state(s)]
+    record_figures(w.factory, dict.fromkeys(missing, 100))
+    return "/api/v1/contribution-scales", {"years": list(YEARS), "ceiling": "0.9"}
+
+
+def _motion_url(status: MotionStatus, tail: str = "", attachment: tuple[str, bytes] | None = None):
+    def call(w: World, a: Actor) -> Call:
+        return f"/api/v1/motions/{_council(w).motion(w, status, attachment)}{tail}", None
+    return call
+
+
+def _published(tail: str = "") -> Callable[[World, Actor], Call]:
+    return lambda w, a: (f"/api/v1/motions/{_council(w).published_motion}{tail}", None)
 
 
 Call = tuple[str, dict[str, Any] | None]  # the URL and the JSON body
@@ -213,6 +265,52 @@ MATRIX: dict[tuple[str, str], Row] = {
         f"/api/v1/ledger/proofs/consistency?old_size=1&new_size={_ledger(w)[0]}", None)),
     ("GET", "/api/v1/ledger/lookup"): Row(None, lambda w, a: (
         f"/api/v1/ledger/lookup?leaf_hash={_ledger(w)[1]}", None)),
+    # contributions: public read, the council's secretariat (operators, write scope) records and computes
+    ("GET", "/api/v1/economic-figures"): Row(None, lambda w, a: ("/api/v1/economic-figures", None)),
+    ("POST", "/api/v1/economic-figures"): Row(COUNCIL_SECRETARIAT, lambda w, a: (
+        "/api/v1/economic-figures",
+        {"member_state": "FI", "year": 2025, "nni_million_eur": 250_000, "source": "matrix statistics"})),
+    ("GET", "/api/v1/contribution-scales"): Row(None, lambda w, a: ("/api/v1/contribution-scales", None)),
+    ("POST", "/api/v1/contribution-scales"): Row(COUNCIL_SECRETARIAT, _scale_inputs),
+    ("GET", "/api/v1/contribution-scales/current"): Row(None, lambda w, a: (
+        "/api/v1/contribution-scales/current", None)),
+    ("GET", "/api/v1/contribution-scales/{scale_id}"): Row(None, lambda w, a: (
+        f"/api/v1/contribution-scales/{_council(w).scale_id}", None)),
+    ("GET", "/api/v1/dues"): Row(None, lambda w, a: ("/api/v1/dues", None)),
+    ("PUT", "/api/v1/member-states/{code}/dues/{year}"): Row(COUNCIL_SECRETARIAT, lambda w, a: (
+        "/api/v1/member-states/SE/dues/2025", {"due_eur": 1000, "paid_eur": 1000})),
+    # the council: public read
+    ("GET", "/api/v1/delegates"): Row(None, lambda w, a: ("/api/v1/delegates", None)),
+    ("GET", "/api/v1/constitution"): Row(None, lambda w, a: ("/api/v1/constitution", None)),
+    ("GET", "/api/v1/constitution/versions"): Row(None, lambda w, a: ("/api/v1/constitution/versions", None)),
+    # motions: public read (drafts hidden), operators draft and run the lifecycle, delegates vote
+    ("GET", "/api/v1/motions"): Row(None, lambda w, a: ("/api/v1/motions", None)),
+    ("POST", "/api/v1/motions"): Row(COUNCIL_SECRETARIAT, lambda w, a: (
+        "/api/v1/motions", {"kind": "policy", "title": w.unique("Motion"), "text": "The council resolves ..."})),
+    ("GET", "/api/v1/motions/{motion_id}"): Row(None, _published()),
+    ("PATCH", "/api/v1/motions/{motion_id}"): Row(COUNCIL_SECRETARIAT, lambda w, a: (
+        f"/api/v1/motions/{_council(w).motion(w, MotionStatus.DRAFT)}", {"title": w.unique("Renamed motion")})),
+    ("GET", "/api/v1/motions/{motion_id}/attachments/{filename}"): Row(None, _published("/attachments/annex.txt")),
+    ("PUT", "/api/v1/motions/{motion_id}/attachments/{filename}"): Row(COUNCIL_SECRETARIAT, lambda w, a: (
+        f"/api/v1/motions/{_council(w).motion(w, MotionStatus.DRAFT)}/attachments/annex.json",
+        {"annex": "matrix"})),
+    ("DELETE", "/api/v1/motions/{motion_id}/attachments/{filename}"): Row(COUNCIL_SECRETARIAT, _motion_url(
+        MotionStatus.DRAFT, "/attachments/annex.txt", ("annex.txt", b"an annex"))),
+    ("POST", "/api/v1/motions/{motion_id}/notice"): Row(COUNCIL_SECRETARIAT, _motion_url(
+        MotionStatus.DRAFT, "/notice")),
+    ("POST", "/api/v1/motions/{motion_id}/open-voting"): Row(COUNCIL_SECRETARIAT, _motion_url(
+        MotionStatus.NOTICE, "/open-voting")),
+    ("POST", "/api/v1/motions/{motion_id}/close"): Row(COUNCIL_SECRETARIAT, _motion_url(
+        MotionStatus.VOTING, "/close")),
+    ("POST", "/api/v1/motions/{motion_id}/tally"): Row(COUNCIL_SECRETARIAT, _motion_url(
+        MotionStatus.CLOSED, "/tally")),
+    ("POST", "/api/v1/motions/{motion_id}/publish"): Row(COUNCIL_SECRETARIAT, _motion_url(
+        MotionStatus.TALLIED, "/publish")),
+    ("POST", "/api/v1/motions/{motion_id}/ballots"): Row(VOTERS, lambda w, a: (
+        f"/api/v1/motions/{_council(w).ballot_motion}/ballots", {"choice": "yes", "explanation": "matrix"})),
+    ("GET", "/api/v1/motions/{motion_id}/ballots"): Row(None, _published("/ballots")),
+    ("GET", "/api/v1/motions/{motion_id}/roll-call"): Row(None, _published("/roll-call")),
+    ("GET", "/api/v1/motions/{motion_id}/tally"): Row(None, _published("/tally")),
     # operations and documentation: public
     ("GET", "/healthz"): Row(None, lambda w, a: ("/healthz", None)),
     ("GET", "/metrics"): Row(None, lambda w, a: ("/metrics", None)),
@@ -348,6 +446,8 @@ def world(tmp_path_factory) -> Iterator[World]:
     with unit_of_work(factory) as s:
         subject_token_id = _token_row(s, subject.person.id).id
 
+    council = _arrange_council(factory, people, operator, delegate)
+
     used = {"FI", "DE", "SE"}
     codes = (c.alpha_2 for c in pycountry.countries if c.alpha_2 not in used)
     app = create_app(settings)
@@ -362,8 +462,24 @@ def world(tmp_path_factory) -> Iterator[World]:
         login(session_client, cookie_operator.person.email, PASSWORD)
         yield World(client=client, session_client=session_client, factory=factory, settings=settings,
                     people=people, actors=actors, institutions=institutions, subject_id=subject.person.id,
-                    subject_token_id=subject_token_id, _codes=iter(codes))
+                    subject_token_id=subject_token_id, _codes=iter(codes), council=council)
     engine.dispose()
+
+
+def _arrange_council(factory, people: People, operator, delegate) -> Council:
+    """A contribution scale in force, a published motion and one open for voting, all through the service."""
+    op = principal(factory, operator.person.id)
+    voters = [principal(factory, m.person.id) for m in (delegate, people.make(Role.DELEGATE, state="DE"),
+                                                         people.make(Role.DELEGATE, state="SE"))]
+    record_figures(factory, {"FI": 250_000, "DE": 3_500_000, "SE": 500_000})
+    with unit_of_work(factory) as s:
+        scale_id = service.compute_scale(s, actor=op, years=YEARS).id
+    motion_at(factory, op, MotionStatus.PUBLISHED, kind=MotionKind.CONTRIBUTION_SCALE,
+              payload={"scale_id": scale_id}, votes=[(v, Choice.YES) for v in voters])
+    published = motion_at(factory, op, MotionStatus.PUBLISHED, attachment=("annex.txt", b"the annex"),
+                          votes=[(voters[0], Choice.YES)])
+    ballot_motion = motion_at(factory, op, MotionStatus.VOTING, voting_days=90)
+    return Council(operator=op, published_motion=published, ballot_motion=ballot_motion, scale_id=scale_id)
 
 
 def assert_problem(response, status: int) -> None:
@@ -425,6 +541,12 @@ def test_matrix_rules_are_as_documented():
     assert expected("GET", "/api/v1/me", "session_cookie") == ALLOWED
     assert expected("POST", "/api/v1/institutions", "session_cookie") == UNAUTHENTICATED
     assert expected("GET", "/api/v1/institutions", "anonymous") == ALLOWED
+    assert expected("POST", "/api/v1/motions/{motion_id}/ballots", "delegate_own_country") == ALLOWED
+    assert expected("POST", "/api/v1/motions/{motion_id}/ballots", "operator") == FORBIDDEN
+    assert expected("POST", "/api/v1/motions/{motion_id}/ballots", "session_cookie") == UNAUTHENTICATED
+    assert expected("POST", "/api/v1/motions", "delegate_own_country") == FORBIDDEN
+    assert expected("POST", "/api/v1/motions/{motion_id}/publish", "operator_read_scope") == FORBIDDEN
+    assert expected("GET", "/api/v1/motions/{motion_id}/tally", "expired_token") == ALLOWED
     assert all(expected(m, p, "anonymous") in (ALLOWED, UNAUTHENTICATED) for m, p in MATRIX)
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Path, Request, Response, status
 from starlette.concurrency import run_in_threadpool
@@ -40,7 +41,8 @@ from aicommons.identity.policy import Principal
 
 router = APIRouter(prefix="/api/v1")
 Year = Annotated[int, Path(ge=1950, le=2100)]
-Filename = Annotated[str, Path(min_length=1, max_length=200)]
+# No control characters: a name is echoed in headers and in the ledger.
+Filename = Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")]
 
 
 def _viewer(request: Request, db: DB) -> Principal | None:
@@ -174,8 +176,8 @@ def get_motion(db: DB, principal: Viewer, motion_id: int):
 @router.patch("/motions/{motion_id}", tags=["motions"], response_model=MotionOut)
 def edit_motion(db: DB, principal: CurrentPrincipal, motion_id: int, body: MotionPatch):
     policy.can_run_council(principal)
-    motion = council.edit_motion(db, motion_id=motion_id, title=body.title, text=body.text, payload=body.payload,
-                                 participants=body.participants)
+    motion = council.edit_motion(db, motion_id=motion_id, actor=principal, title=body.title, text=body.text,
+                                 payload=body.payload, participants=body.participants)
     return MotionOut.of(motion)
 
 
@@ -187,8 +189,10 @@ async def put_attachment(request: Request, motion_id: int, filename: Filename, d
     policy.can_run_council(principal)
     content = await request.body()
     media_type = request.headers.get("content-type", "application/octet-stream").split(";")[0].strip()
+
     def work() -> MotionOut:
-        council.add_attachment(db, motion_id=motion_id, filename=filename, media_type=media_type, content=content)
+        council.add_attachment(db, motion_id=motion_id, filename=filename, media_type=media_type, content=content,
+                               actor=principal)
         return MotionOut.of(council.get_motion(db, motion_id, viewer=principal))
 
     return await run_in_threadpool(work)
@@ -202,8 +206,14 @@ def get_attachment(db: DB, principal: Viewer, motion_id: int, filename: Filename
         if attachment.filename == filename:
             return Response(attachment.content, media_type=attachment.media_type,
                             headers={"ETag": f'"{attachment.sha256}"',
-                                     "Content-Disposition": f'attachment; filename="{attachment.filename}"'})
+                                     "Content-Disposition": _content_disposition(attachment.filename)})
     raise NotFound(f"motion {motion_id} has no attachment named '{filename}'")
+
+
+def _content_disposition(filename: str) -> str:
+    """RFC 6266: an ASCII fallback name and the exact one (RFC 8187), so no file name can break the header."""
+    fallback = "".join(c if c.isascii() and c.isprintable() and c not in '"\\' else "_" for c in filename)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
 @router.delete("/motions/{motion_id}/attachments/{filename}", tags=["motions"],
@@ -214,7 +224,7 @@ def delete_attachment(db: DB, principal: CurrentPrincipal, motion_id: int, filen
     found = [a for a in motion.attachments if a.filename == filename]
     if not found:
         raise NotFound(f"motion {motion_id} has no attachment named '{filename}'")
-    council.remove_attachment(db, motion_id=motion_id, attachment_id=found[0].id)
+    council.remove_attachment(db, motion_id=motion_id, attachment_id=found[0].id, actor=principal)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

@@ -118,8 +118,11 @@ def _check_payload(session: Session, kind: MotionKind, payload: dict[str, Any]) 
         if not isinstance(waiver, dict) or not isinstance(waiver.get("year"), int):
             raise invalid_field((*loc, "waive_arrears"), 'give {"member_state": "XX", "year": 2026}')
         code = str(waiver.get("member_state", "")).upper()
-        if code not in service.dues_summaries(session):
+        summary = service.dues_summaries(session).get(code)
+        if summary is None:
             raise invalid_field((*loc, "waive_arrears", "member_state"), f"no dues recorded for '{code}'")
+        if waiver["year"] not in {row.year for row in summary.years}:
+            raise invalid_field((*loc, "waive_arrears", "year"), f"no dues recorded for {code} in {waiver['year']}")
         return {"waive_arrears": {"member_state": code, "year": waiver["year"]}}
     # Budgets, calls and slates carry their reference; the attachments carry the tables voted on.
     reference = payload.get("reference")
@@ -305,6 +308,11 @@ def open_voting(session: Session, *, actor: Principal, motion_id: int, voting_da
         raise Conflict(f"the notice period runs until {ledger.rfc3339(motion.notice_ends_at)}")
     if not 1 <= voting_days <= MAX_VOTING_DAYS:
         raise invalid_field(("body", "voting_days"), f"voting lasts from 1 to {MAX_VOTING_DAYS} days")
+    if motion.kind is MotionKind.CONTRIBUTION_SCALE:
+        scale = service.get_scale(session, motion.payload["scale_id"])
+        if scale.status is not ScaleStatus.PROPOSED:
+            raise Conflict(f"contribution scale {scale.id} is {scale.status.value.replace('_', ' ')}; "
+                           "put a newly computed scale to the council instead")
     charter = constitution(session)
     rule = rule_for(charter, motion.kind)
     if rule.weighting is not Weighting.ONE_STATE_ONE_VOTE and service.scale_in_force(session) is None:
@@ -451,13 +459,20 @@ def _take_effect(session: Session, motion: Motion, actor: Principal) -> str | No
         change_member_state(session, actor=actor, code=payload["member_state"],
                             status=MembershipStatus(payload["status"]))
         return f"{payload['member_state']} admitted as {payload['status'].replace('_', ' ')}"
+    # A decision is always published; when another decision got there first, the record says so.
     if motion.kind is MotionKind.CONTRIBUTION_SCALE:
-        service.put_scale_in_force(session, scale_id=payload["scale_id"], motion_id=motion.id)
+        scale = service.get_scale(session, payload["scale_id"])
+        if scale.status is not ScaleStatus.PROPOSED:
+            return f"none: contribution scale {scale.id} was already {scale.status.value.replace('_', ' ')}"
+        service.put_scale_in_force(session, scale_id=scale.id, motion_id=motion.id)
         return f"contribution scale {payload['scale_id']} in force"
     if "waive_arrears" in payload:
         waiver = payload["waive_arrears"]
-        service.waive_arrears(session, member_state_code=waiver["member_state"], year=waiver["year"],
-                              motion_id=motion.id)
+        try:
+            service.waive_arrears(session, member_state_code=waiver["member_state"], year=waiver["year"],
+                                  motion_id=motion.id)
+        except NotFound as exc:
+            return f"none: {exc}"
         return f"{waiver['member_state']} keeps its vote despite arrears for {waiver['year']}"
     return None
 

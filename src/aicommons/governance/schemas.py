@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -20,14 +21,18 @@ from aicommons.governance.models import (
 from aicommons.governance.rules import Choice, MotionKind
 
 Fraction = str  # "2/3" or "0.25": exact, never a float
+# Amounts go into ledger entries, whose canonical JSON (RFC 8785) holds integers exactly only up to 2^53 - 1.
+MAX_AMOUNT = 2**53 - 1
 
 
 class EconomicFigureIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     member_state: str = Field(min_length=2, max_length=2, examples=["FI"])
     year: int = Field(ge=1950, le=2100)
-    nni_million_eur: int | None = Field(default=None, description="Net national income, millions of euros.")
-    gdp_million_eur: int | None = Field(default=None, description="Gross domestic product, millions of euros.")
+    nni_million_eur: int | None = Field(default=None, le=MAX_AMOUNT,
+                                        description="Net national income, millions of euros.")
+    gdp_million_eur: int | None = Field(default=None, le=MAX_AMOUNT,
+                                        description="Gross domestic product, millions of euros.")
     source: str = Field(max_length=300, description="Where the figure comes from (required).")
 
 
@@ -71,8 +76,8 @@ class ScaleOut(BaseModel):
 
 class DuesIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    due_eur: int = Field(description="Whole euros due for the year.")
-    paid_eur: int = Field(description="Whole euros paid so far.")
+    due_eur: int = Field(le=MAX_AMOUNT, description="Whole euros due for the year.")
+    paid_eur: int = Field(le=MAX_AMOUNT, description="Whole euros paid so far.")
 
 
 class DuesYearOut(BaseModel):
@@ -122,7 +127,7 @@ class ConstitutionOut(BaseModel):
 class MotionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     kind: MotionKind
-    title: str = Field(min_length=1, max_length=300)
+    title: str = Field(min_length=1, max_length=300, pattern=r"\S", description="Not blank.")
     text: str = Field(min_length=1, max_length=100_000)
     payload: dict[str, Any] = Field(default_factory=dict, description=(
         "What the motion does if it passes: {\"member_state\", \"status\"} for an admission, {\"scale_id\"} for a "
@@ -133,7 +138,7 @@ class MotionIn(BaseModel):
 
 class MotionPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    title: str | None = Field(default=None, min_length=1, max_length=300)
+    title: str | None = Field(default=None, min_length=1, max_length=300, pattern=r"\S")
     text: str | None = Field(default=None, min_length=1, max_length=100_000)
     payload: dict[str, Any] | None = None
     participants: list[str] | None = Field(default=None, max_length=300)
@@ -184,7 +189,8 @@ class MotionOut(BaseModel):
     def of(cls, m: Motion) -> MotionOut:
         rule_text = rules.describe(rules.Rule.from_dict(m.rule)) if m.rule else None
         attachments = [AttachmentOut(filename=a.filename, media_type=a.media_type, size=a.size, sha256=a.sha256,
-                                     url=f"/api/v1/motions/{m.id}/attachments/{a.filename}") for a in m.attachments]
+                                     url=f"/api/v1/motions/{m.id}/attachments/{quote(a.filename, safe='')}")
+                       for a in m.attachments]
         return cls(id=m.id, kind=m.kind, title=m.title, text=m.text, status=m.status, payload=m.payload,
                    participants=m.participants, created_at=m.created_at, notice_ends_at=m.notice_ends_at,
                    voting_opened_at=m.voting_opened_at, voting_closes_at=m.voting_closes_at, closed_at=m.closed_at,
