@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from aicommons import clock
 from aicommons.database import unit_of_work
-from aicommons.governance import council, service
+from aicommons.governance import agenda, council, service
 from aicommons.governance.models import MotionStatus
 from aicommons.governance.rules import Choice, MotionKind
 from aicommons.identity import accounts
@@ -41,10 +41,10 @@ def motion_at(factory: sessionmaker[Session], operator: Principal, status: Motio
     start = now - timedelta(days=30)
     reach = ORDER.index(status)
     with clock.frozen_at(start), unit_of_work(factory) as s:
-        motion = council.draft_motion(s, actor=operator, kind=kind, title=f"A {kind.value} motion",
+        motion = agenda.draft_motion(s, actor=operator, kind=kind, title=f"A {kind.value} motion",
                                       text="The council resolves ...", payload=payload)
         if attachment is not None:
-            council.add_attachment(s, motion_id=motion.id, filename=attachment[0], media_type="text/plain",
+            agenda.add_attachment(s, motion_id=motion.id, filename=attachment[0], media_type="text/plain",
                                    content=attachment[1])
         if reach >= 1:
             council.give_notice(s, actor=operator, motion_id=motion.id)

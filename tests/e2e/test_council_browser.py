@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from aicommons import clock
 from aicommons.database import create_db_engine, make_session_factory, unit_of_work
-from aicommons.governance import council
+from aicommons.governance import agenda, council
 from aicommons.governance.rules import MotionKind
 from aicommons.identity import accounts
 from aicommons.identity.models import MembershipStatus, Role
@@ -52,7 +52,7 @@ def open_motion(factory: sessionmaker[Session]) -> int:
         operator = accounts.principal_for(accounts.get_person_by_email(s, OPERATOR_EMAIL))
     start = clock.now() - timedelta(days=15)
     with clock.frozen_at(start), unit_of_work(factory) as s:
-        motion = council.draft_motion(s, actor=operator, kind=MotionKind.POLICY, title=MOTION_TITLE,
+        motion = agenda.draft_motion(s, actor=operator, kind=MotionKind.POLICY, title=MOTION_TITLE,
                                       text="The council resolves that models trained here are released openly.")
         council.give_notice(s, actor=operator, motion_id=motion.id)
         motion_id = motion.id

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from aicommons import clock
 from aicommons.database import unit_of_work
 from aicommons.errors import Conflict, Forbidden, Invalid, NotFound
-from aicommons.governance import council, service
+from aicommons.governance import agenda, council, service
 from aicommons.governance.models import MotionStatus, ScaleStatus
 from aicommons.governance.rules import Choice, MotionKind
 from aicommons.identity import accounts
@@ -43,7 +43,7 @@ def open_motion(factory, operator, kind=MotionKind.POLICY, payload=None, at=T0, 
     """Draft, give notice and open voting, with the clock moved past the notice period."""
     op = principal(operator)
     with clock.frozen_at(at), unit_of_work(factory) as s:
-        motion = council.draft_motion(s, actor=op, kind=kind, title="A motion", text="The council resolves ...",
+        motion = agenda.draft_motion(s, actor=op, kind=kind, title="A motion", text="The council resolves ...",
                                       payload=payload, **extra)
         council.give_notice(s, actor=op, motion_id=motion.id)
         motion_id = motion.id
@@ -64,7 +64,7 @@ def finish(factory, operator, motion_id, at=T0 + timedelta(days=22)):
         council.tally_motion(s, actor=op, motion_id=motion_id)
         council.publish_motion(s, actor=op, motion_id=motion_id)
     with factory() as s:
-        return council.get_motion(s, motion_id)
+        return agenda.get_motion(s, motion_id)
 
 
 def test_a_motion_passes_by_simple_majority_and_every_step_is_in_the_ledger(factory, council_setup):
@@ -134,33 +134,33 @@ def test_attachments_and_text_cannot_change_after_voting_opens(factory, council_
     operator, _ = council_setup
     op = principal(operator)
     with clock.frozen_at(T0), unit_of_work(factory) as s:
-        motion = council.draft_motion(s, actor=op, kind=MotionKind.BUDGET, title="Budget 2027", text="Adopt it.")
-        council.add_attachment(s, motion_id=motion.id, filename="budget.csv", media_type="text/csv",
+        motion = agenda.draft_motion(s, actor=op, kind=MotionKind.BUDGET, title="Budget 2027", text="Adopt it.")
+        agenda.add_attachment(s, motion_id=motion.id, filename="budget.csv", media_type="text/csv",
                                content=b"line,eur\ncompute,100\n")
         council.give_notice(s, actor=op, motion_id=motion.id)
         motion_id = motion.id
     with clock.frozen_at(T0 + timedelta(days=14)), unit_of_work(factory) as s:
         council.open_voting(s, actor=op, motion_id=motion_id)
     with pytest.raises(Conflict, match="voting"), unit_of_work(factory) as s:
-        council.add_attachment(s, motion_id=motion_id, filename="budget-v2.csv", media_type="text/csv",
+        agenda.add_attachment(s, motion_id=motion_id, filename="budget-v2.csv", media_type="text/csv",
                                content=b"line,eur\ncompute,999\n")
     with pytest.raises(Conflict), unit_of_work(factory) as s:
-        council.edit_motion(s, motion_id=motion_id, text="Something else")
+        agenda.edit_motion(s, motion_id=motion_id, text="Something else")
     with pytest.raises(Conflict), unit_of_work(factory) as s:
-        council.remove_attachment(s, motion_id=motion_id, attachment_id=1)
+        agenda.remove_attachment(s, motion_id=motion_id, attachment_id=1)
     with factory() as s:
         opened = s.scalar(select(LedgerEntry).where(LedgerEntry.kind == "governance.motion.opened"))
         data = json.loads(opened.body)["data"]
-        motion = council.get_motion(s, motion_id)
+        motion = agenda.get_motion(s, motion_id)
     assert data["attachments"] == [{"filename": "budget.csv", "sha256": motion.attachments[0].sha256, "size": 21}]
-    assert data["text_sha256"] == council.text_digest("Adopt it.")
+    assert data["text_sha256"] == agenda.text_digest("Adopt it.")
 
 
 def test_illegal_transitions_are_conflicts(factory, council_setup):
     operator, _ = council_setup
     op = principal(operator)
     with clock.frozen_at(T0), unit_of_work(factory) as s:
-        motion_id = council.draft_motion(s, actor=op, kind=MotionKind.POLICY, title="t", text="x").id
+        motion_id = agenda.draft_motion(s, actor=op, kind=MotionKind.POLICY, title="t", text="x").id
     for step in (council.open_voting, council.close_voting, council.tally_motion, council.publish_motion):
         with pytest.raises(Conflict, match="draft"), unit_of_work(factory) as s:
             step(s, actor=op, motion_id=motion_id)
@@ -174,13 +174,13 @@ def test_illegal_transitions_are_conflicts(factory, council_setup):
 def test_drafts_are_hidden_from_everyone_but_operators(factory, council_setup):
     operator, d = council_setup
     with unit_of_work(factory) as s:
-        motion_id = council.draft_motion(s, actor=principal(operator), kind=MotionKind.POLICY, title="t",
+        motion_id = agenda.draft_motion(s, actor=principal(operator), kind=MotionKind.POLICY, title="t",
                                          text="x").id
     with factory() as s:
-        assert council.get_motion(s, motion_id, viewer=principal(operator)).id == motion_id
+        assert agenda.get_motion(s, motion_id, viewer=principal(operator)).id == motion_id
         with pytest.raises(NotFound):
-            council.get_motion(s, motion_id, viewer=principal(d["DE"]))
-        assert council.list_motions(s, viewer=None) == []
+            agenda.get_motion(s, motion_id, viewer=principal(d["DE"]))
+        assert agenda.list_motions(s, viewer=None) == []
 
 
 def test_a_state_in_arrears_loses_its_vote_unless_waived(factory, council_setup):
@@ -191,7 +191,7 @@ def test_a_state_in_arrears_loses_its_vote_unless_waived(factory, council_setup)
             service.record_dues(s, actor=None, member_state_code="PT", year=y, due_eur=due, paid_eur=paid)
     motion_id = open_motion(factory, operator)
     with factory() as s:
-        motion = council.get_motion(s, motion_id)
+        motion = agenda.get_motion(s, motion_id)
     assert "PT" not in motion.electorate["eligible"]
     assert "arrears of 300 EUR exceed the 200 EUR" in motion.electorate["excluded"]["PT"]
     with pytest.raises(Forbidden, match="PT has no vote"):
@@ -204,7 +204,7 @@ def test_a_state_in_arrears_loses_its_vote_unless_waived(factory, council_setup)
     assert finish(factory, operator, waiver, at=T0 + timedelta(days=16)).outcome == "passed"
     later = open_motion(factory, operator, at=T0 + timedelta(days=17))
     with factory() as s:
-        assert "PT" in council.get_motion(s, later).electorate["eligible"]
+        assert "PT" in agenda.get_motion(s, later).electorate["eligible"]
 
 
 def test_admission_by_unanimity_admits_the_state_when_published(factory, council_setup, people):
@@ -227,7 +227,7 @@ def test_admission_by_unanimity_admits_the_state_when_published(factory, council
 def test_a_constitution_amendment_changes_the_rules_for_later_motions(factory, council_setup):
     operator, d = council_setup
     with factory() as s:
-        rules = dict(council.constitution(s).rules)
+        rules = dict(agenda.constitution(s).rules)
     rules["policy"] = {**rules["policy"], "threshold": "3/4", "tie": "passes"}
     motion_id = open_motion(factory, operator, kind=MotionKind.CONSTITUTION_AMENDMENT,
                             payload={"rules": rules, "notice_days": 7})
@@ -235,7 +235,7 @@ def test_a_constitution_amendment_changes_the_rules_for_later_motions(factory, c
         vote(factory, d[code], motion_id, Choice.YES)
     finish(factory, operator, motion_id)
     with factory() as s:
-        current = council.constitution(s)
+        current = agenda.constitution(s)
     assert current.version == 2 and current.adopted_by_motion_id == motion_id and current.notice_days == 7
     assert current.rules["policy"]["threshold"] == "3/4"
 
@@ -243,10 +243,10 @@ def test_a_constitution_amendment_changes_the_rules_for_later_motions(factory, c
 def test_a_bad_rule_in_an_amendment_is_refused_naming_the_field(factory, council_setup):
     operator, _ = council_setup
     with factory() as s:
-        rules = dict(council.constitution(s).rules)
+        rules = dict(agenda.constitution(s).rules)
     rules["budget"] = {**rules["budget"], "threshold": "3/2"}
     with pytest.raises(Invalid) as caught, unit_of_work(factory) as s:
-        council.draft_motion(s, actor=principal(operator), kind=MotionKind.CONSTITUTION_AMENDMENT, title="t",
+        agenda.draft_motion(s, actor=principal(operator), kind=MotionKind.CONSTITUTION_AMENDMENT, title="t",
                              text="x", payload={"rules": rules})
     assert caught.value.errors[0].loc == ("body", "payload", "rules", "budget", "threshold")
 
@@ -286,7 +286,7 @@ def test_the_founding_constitution_on_file_is_the_shipped_default(factory):
     from aicommons.governance import rules
 
     with factory() as s:
-        founding = council.constitution(s, 1)
+        founding = agenda.constitution(s, 1)
     assert rules.rules_from_dict(founding.rules) == rules.DEFAULT_RULES
     assert founding.notice_days == rules.DEFAULT_NOTICE_DAYS
 
@@ -295,10 +295,10 @@ def test_a_change_during_notice_is_published_and_restarts_the_notice(factory, co
     operator, _ = council_setup
     op = principal(operator)
     with clock.frozen_at(T0), unit_of_work(factory) as s:
-        motion_id = council.draft_motion(s, actor=op, kind=MotionKind.POLICY, title="t", text="first").id
+        motion_id = agenda.draft_motion(s, actor=op, kind=MotionKind.POLICY, title="t", text="first").id
         council.give_notice(s, actor=op, motion_id=motion_id)
     with clock.frozen_at(T0 + timedelta(days=10)), unit_of_work(factory) as s:
-        council.edit_motion(s, actor=op, motion_id=motion_id, text="second")
+        agenda.edit_motion(s, actor=op, motion_id=motion_id, text="second")
     with pytest.raises(Conflict, match="notice period runs until"), clock.frozen_at(T0 + timedelta(days=15)), \
             unit_of_work(factory) as s:
         council.open_voting(s, actor=op, motion_id=motion_id)
@@ -306,14 +306,14 @@ def test_a_change_during_notice_is_published_and_restarts_the_notice(factory, co
         council.open_voting(s, actor=op, motion_id=motion_id)
     with factory() as s:
         revised = s.scalar(select(LedgerEntry).where(LedgerEntry.kind == "governance.motion.revised"))
-    assert json.loads(revised.body)["data"]["text_sha256"] == council.text_digest("second")
+    assert json.loads(revised.body)["data"]["text_sha256"] == agenda.text_digest("second")
 
 
 def test_a_motion_needs_a_title_and_text_and_a_proposed_scale(factory, council_setup):
     operator, _ = council_setup
     with pytest.raises(Invalid, match="title"), unit_of_work(factory) as s:
-        council.draft_motion(s, actor=principal(operator), kind=MotionKind.POLICY, title="  ", text="x")
+        agenda.draft_motion(s, actor=principal(operator), kind=MotionKind.POLICY, title="  ", text="x")
     with pytest.raises(Invalid) as caught, unit_of_work(factory) as s:
-        council.draft_motion(s, actor=principal(operator), kind=MotionKind.CONTRIBUTION_SCALE, title="t",
+        agenda.draft_motion(s, actor=principal(operator), kind=MotionKind.CONTRIBUTION_SCALE, title="t",
                              text="x", payload={"scale_id": 999})
     assert caught.value.errors[0].loc == ("body", "payload", "scale_id")

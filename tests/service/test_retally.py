@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import update
 
 from aicommons.database import unit_of_work
-from aicommons.governance import council, retally, rules
+from aicommons.governance import agenda, council, retally, rules
 from aicommons.governance.models import Motion
 from aicommons.governance.rules import Choice
 from aicommons.ledger import sequencer
@@ -65,7 +65,7 @@ def test_retally_detects_a_falsified_published_tally(client, factory, settings, 
         motion = s.get(Motion, motion_id)
         forged = council.compute_tally(motion, {})
         forged = rules.tally(forged.rule, forged.eligible, {"FI": Choice.YES})
-        ledger.record(s, kind="governance.motion.tallied", subject=council.motion_urn(motion_id), actor=None,
+        ledger.record(s, kind="governance.motion.tallied", subject=agenda.motion_urn(motion_id), actor=None,
                       data={"constitution_version": 1, **forged.to_dict()})
     sequencer.integrate_pending(factory, settings, sequencer.signer_for(settings))
     result = retally.retally("http://testserver", _key(settings), motion_id, client=client)

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 
 from aicommons import clock
 from aicommons.database import unit_of_work
-from aicommons.governance import council, rules, service
+from aicommons.governance import agenda, council, rules, service
 from aicommons.governance.models import Ballot, Motion, MotionStatus
 from aicommons.governance.rules import Choice, MotionKind
 from aicommons.identity import accounts
@@ -53,10 +53,10 @@ def draft(factory, operator: Member, *, kind=MotionKind.POLICY, title="Open weig
           text="The council resolves that models trained here are released with open weights.", payload=None,
           attachments=(), at=None) -> int:
     with clock.frozen_at(at or clock.now()), unit_of_work(factory) as s:
-        motion = council.draft_motion(s, actor=principal(operator), kind=kind, title=title, text=text,
+        motion = agenda.draft_motion(s, actor=principal(operator), kind=kind, title=title, text=text,
                                       payload=payload)
         for name, content in attachments:
-            council.add_attachment(s, motion_id=motion.id, filename=name, media_type="text/csv", content=content)
+            agenda.add_attachment(s, motion_id=motion.id, filename=name, media_type="text/csv", content=content)
         return motion.id
 
 
@@ -168,12 +168,12 @@ def test_the_decision_page_shows_text_rule_roll_call_tally_and_ledger_link(clien
     assert "Threshold: states 2 3 66.67% a simple majority (more than half) (50.00%) Met" in tally
     assert "Outcome: Passed" in tally
     assert "Quorum: 4 took part, 2 needed; met." in tally
-    ledger = f'/ledger?subject={quote(council.motion_urn(motion_id), safe="")}'
+    ledger = f'/ledger?subject={quote(agenda.motion_urn(motion_id), safe="")}'
     assert f'href="{ledger}"' in html
     # The link opens the ledger searched for this motion, which has an entry for every step.
-    assert f'name="subject" value="{council.motion_urn(motion_id)}"' in client.get(ledger).text
+    assert f'name="subject" value="{agenda.motion_urn(motion_id)}"' in client.get(ledger).text
     with factory() as s:
-        kinds = s.scalars(select(LedgerEntry.kind).where(LedgerEntry.subject == council.motion_urn(motion_id)))
+        kinds = s.scalars(select(LedgerEntry.kind).where(LedgerEntry.subject == agenda.motion_urn(motion_id)))
         assert sorted(set(kinds)) == ["governance.ballot.cast", "governance.motion.closed",
                                       "governance.motion.noticed", "governance.motion.opened",
                                       "governance.motion.published", "governance.motion.tallied"]
@@ -482,7 +482,7 @@ def test_bad_motion_input_shows_messages_and_changes_nothing(client, factory, co
     with factory() as s:
         assert s.get(Motion, motion_id).attachments == []
         assert s.scalar(select(func.count()).select_from(LedgerEntry)
-                        .where(LedgerEntry.subject == council.motion_urn(motion_id))) == 0
+                        .where(LedgerEntry.subject == agenda.motion_urn(motion_id))) == 0
 
 
 def test_an_upload_without_a_csrf_token_is_refused(client, factory, council_setup):
@@ -582,7 +582,7 @@ def test_the_constitution_shows_each_rule_in_words_and_data_and_its_history(clie
     assert "founding text" in html
 
     with factory() as s:
-        new_rules = dict(council.constitution(s).rules)
+        new_rules = dict(agenda.constitution(s).rules)
     new_rules["policy"] = {**new_rules["policy"], "threshold": "3/5", "tie": "passes"}
     motion_id = decided(factory, council_setup, {code: (Choice.YES, None) for code in ("DE", "FR", "FI", "PT")},
                         kind=MotionKind.CONSTITUTION_AMENDMENT, payload={"rules": new_rules, "notice_days": 10},
@@ -593,7 +593,7 @@ def test_the_constitution_shows_each_rule_in_words_and_data_and_its_history(clie
     assert "Minimum notice period before a vote opens: 10 days" in text(html)
     history = cells(re.search(r'aria-labelledby="h-history">(.*?)</section>', html, re.S).group(1))
     with factory() as s:
-        adopted = council.constitution(s).adopted_at
+        adopted = agenda.constitution(s).adopted_at
     assert f"2 {adopted:%Y-%m-%d} motion {motion_id} 10 days Policy, notice period 14 → 10 days" in history
     assert "At least 3/5" in text(client.get(f"/decisions/{motion_id}").text)
 

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from aicommons import clock
 from aicommons.demo import data
-from aicommons.governance import council, service
+from aicommons.governance import agenda, council, service
 from aicommons.governance.models import Motion
 from aicommons.governance.rules import Choice, MotionKind
 from aicommons.identity import accounts
@@ -43,12 +43,12 @@ def _motion(session: Session, operator: Principal, delegates: dict[str, Principa
             payload: dict | None = None, attachment: tuple[str, str, bytes] | None = None,
             voting_days: int = 7, finish: bool = True) -> Motion:
     with clock.frozen_at(start):
-        motion = council.draft_motion(session, actor=operator, kind=kind, title=title, text=text, payload=payload)
+        motion = agenda.draft_motion(session, actor=operator, kind=kind, title=title, text=text, payload=payload)
         if attachment:
-            council.add_attachment(session, motion_id=motion.id, filename=attachment[0], media_type=attachment[1],
+            agenda.add_attachment(session, motion_id=motion.id, filename=attachment[0], media_type=attachment[1],
                                    content=attachment[2])
         council.give_notice(session, actor=operator, motion_id=motion.id)
-    opened_at = start + timedelta(days=council.constitution(session).notice_days)
+    opened_at = start + timedelta(days=agenda.constitution(session).notice_days)
     with clock.frozen_at(opened_at):
         council.open_voting(session, actor=operator, motion_id=motion.id, voting_days=voting_days)
     for n, (code, (choice, why)) in enumerate(votes.items()):

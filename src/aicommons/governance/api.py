@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from aicommons.deps import DB, CurrentPrincipal, optional_principal
 from aicommons.errors import Conflict, NotFound, Unauthenticated, invalid_field
-from aicommons.governance import council, policy, rules, service
+from aicommons.governance import agenda, council, policy, rules, service
 from aicommons.governance.models import MotionStatus
 from aicommons.governance.schemas import (
     ArrearsOut,
@@ -146,23 +146,23 @@ def list_delegates(db: DB):
 
 @router.get("/constitution", tags=["council"], response_model=ConstitutionOut)
 def get_constitution(db: DB):
-    return ConstitutionOut.of(council.constitution(db))
+    return ConstitutionOut.of(agenda.constitution(db))
 
 
 @router.get("/constitution/versions", tags=["council"], response_model=list[ConstitutionOut])
 def constitution_versions(db: DB):
-    return [ConstitutionOut.of(c) for c in council.constitution_history(db)]
+    return [ConstitutionOut.of(c) for c in agenda.constitution_history(db)]
 
 
 @router.get("/motions", tags=["motions"], response_model=list[MotionOut])
 def list_motions(db: DB, principal: Viewer, status: MotionStatus | None = None):
-    return [MotionOut.of(m) for m in council.list_motions(db, viewer=principal, status=status)]
+    return [MotionOut.of(m) for m in agenda.list_motions(db, viewer=principal, status=status)]
 
 
 @router.post("/motions", tags=["motions"], response_model=MotionOut, status_code=status.HTTP_201_CREATED)
 def draft_motion(db: DB, principal: CurrentPrincipal, body: MotionIn, response: Response):
     policy.can_run_council(principal)
-    motion = council.draft_motion(db, actor=principal, kind=body.kind, title=body.title, text=body.text,
+    motion = agenda.draft_motion(db, actor=principal, kind=body.kind, title=body.title, text=body.text,
                                   payload=body.payload, participants=body.participants)
     response.headers["Location"] = f"/api/v1/motions/{motion.id}"
     return MotionOut.of(motion)
@@ -170,13 +170,13 @@ def draft_motion(db: DB, principal: CurrentPrincipal, body: MotionIn, response: 
 
 @router.get("/motions/{motion_id}", tags=["motions"], response_model=MotionOut)
 def get_motion(db: DB, principal: Viewer, motion_id: int):
-    return MotionOut.of(council.get_motion(db, motion_id, viewer=principal))
+    return MotionOut.of(agenda.get_motion(db, motion_id, viewer=principal))
 
 
 @router.patch("/motions/{motion_id}", tags=["motions"], response_model=MotionOut)
 def edit_motion(db: DB, principal: CurrentPrincipal, motion_id: int, body: MotionPatch):
     policy.can_run_council(principal)
-    motion = council.edit_motion(db, motion_id=motion_id, actor=principal, title=body.title, text=body.text,
+    motion = agenda.edit_motion(db, motion_id=motion_id, actor=principal, title=body.title, text=body.text,
                                  payload=body.payload, participants=body.participants)
     return MotionOut.of(motion)
 
@@ -191,9 +191,9 @@ async def put_attachment(request: Request, motion_id: int, filename: Filename, d
     media_type = request.headers.get("content-type", "application/octet-stream").split(";")[0].strip()
 
     def work() -> MotionOut:
-        council.add_attachment(db, motion_id=motion_id, filename=filename, media_type=media_type, content=content,
+        agenda.add_attachment(db, motion_id=motion_id, filename=filename, media_type=media_type, content=content,
                                actor=principal)
-        return MotionOut.of(council.get_motion(db, motion_id, viewer=principal))
+        return MotionOut.of(agenda.get_motion(db, motion_id, viewer=principal))
 
     return await run_in_threadpool(work)
 
@@ -201,7 +201,7 @@ async def put_attachment(request: Request, motion_id: int, filename: Filename, d
 @router.get("/motions/{motion_id}/attachments/{filename}", tags=["motions"], response_class=Response,
             responses={200: {"content": {"application/octet-stream": {}}}})
 def get_attachment(db: DB, principal: Viewer, motion_id: int, filename: Filename):
-    motion = council.get_motion(db, motion_id, viewer=principal)
+    motion = agenda.get_motion(db, motion_id, viewer=principal)
     for attachment in motion.attachments:
         if attachment.filename == filename:
             return Response(attachment.content, media_type=attachment.media_type,
@@ -220,11 +220,11 @@ def _content_disposition(filename: str) -> str:
                status_code=status.HTTP_204_NO_CONTENT)
 def delete_attachment(db: DB, principal: CurrentPrincipal, motion_id: int, filename: Filename):
     policy.can_run_council(principal)
-    motion = council.get_motion(db, motion_id, viewer=principal)
+    motion = agenda.get_motion(db, motion_id, viewer=principal)
     found = [a for a in motion.attachments if a.filename == filename]
     if not found:
         raise NotFound(f"motion {motion_id} has no attachment named '{filename}'")
-    council.remove_attachment(db, motion_id=motion_id, attachment_id=found[0].id, actor=principal)
+    agenda.remove_attachment(db, motion_id=motion_id, attachment_id=found[0].id, actor=principal)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -272,13 +272,13 @@ def cast_ballot(db: DB, principal: CurrentPrincipal, motion_id: int, body: Ballo
 @router.get("/motions/{motion_id}/ballots", tags=["motions"], response_model=list[BallotOut])
 def ballot_history(db: DB, principal: Viewer, motion_id: int):
     """Every ballot cast, replaced ones included (``counts`` false): the roll-call is public."""
-    council.get_motion(db, motion_id, viewer=principal)
+    agenda.get_motion(db, motion_id, viewer=principal)
     return [BallotOut.of(b) for b in council.ballot_history(db, motion_id)]
 
 
 @router.get("/motions/{motion_id}/roll-call", tags=["motions"], response_model=RollCallOut)
 def roll_call(db: DB, principal: Viewer, motion_id: int):
-    motion = council.get_motion(db, motion_id, viewer=principal)
+    motion = agenda.get_motion(db, motion_id, viewer=principal)
     lines = [RollCallLine(member_state=line.state, eligible=line.eligible, weight=line.weight,
                           excluded_because=line.excluded_because,
                           choice=line.ballot.choice if line.ballot else None,
@@ -291,7 +291,7 @@ def roll_call(db: DB, principal: Viewer, motion_id: int):
 @router.get("/motions/{motion_id}/tally", tags=["motions"])
 def get_tally(db: DB, principal: Viewer, motion_id: int) -> dict:
     """The tally as recorded in the ledger: rule, electorate, weights, ballots, counts, workings, outcome."""
-    motion = council.get_motion(db, motion_id, viewer=principal)
+    motion = agenda.get_motion(db, motion_id, viewer=principal)
     if motion.tally is None:
         raise Conflict(f"motion {motion_id} is {motion.status.value} and has not been tallied yet")
     return {"motion": motion.id, "constitution_version": motion.constitution_version, **motion.tally}

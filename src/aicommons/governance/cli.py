@@ -9,7 +9,7 @@ import typer
 from rich.progress import Progress
 
 from aicommons.cli_support import console, emit, err_console, work
-from aicommons.governance import council, retally, rules, service
+from aicommons.governance import agenda, council, retally, rules, service
 from aicommons.governance.models import MotionStatus
 
 governance_app = typer.Typer(help="The council: motions, tallies, contributions; recompute any tally yourself.",
@@ -24,7 +24,7 @@ def motions(status: Annotated[MotionStatus | None, typer.Option(help="Only motio
     """List the council's motions (drafts are not listed)."""
     with work() as session:
         rows = [{"id": m.id, "kind": m.kind.value, "status": m.status.value, "outcome": m.outcome, "title": m.title,
-                 "voting_closes_at": m.voting_closes_at} for m in council.list_motions(session, status=status)]
+                 "voting_closes_at": m.voting_closes_at} for m in agenda.list_motions(session, status=status)]
     emit(rows, as_json=as_json, title="Motions")
 
 
@@ -32,7 +32,7 @@ def motions(status: Annotated[MotionStatus | None, typer.Option(help="Only motio
 def show(motion_id: Annotated[int, typer.Argument(help="The motion's id.")], as_json: JsonOpt = False) -> None:
     """A motion's roll-call by state and, once tallied, its tally with workings."""
     with work() as session:
-        motion = council.get_motion(session, motion_id)
+        motion = agenda.get_motion(session, motion_id)
         lines = council.roll_call(session, motion)
         roll = [{"state": line.state, "eligible": line.eligible, "weight": line.weight,
                  "ballot": line.ballot.choice.value if line.ballot else None,

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from aicommons import clock
 from aicommons.deps import DB, MaybePrincipal
 from aicommons.errors import DomainError, invalid_field
-from aicommons.governance import council, policy, rules
+from aicommons.governance import agenda, council, policy, rules
 from aicommons.governance.models import MotionStatus
 from aicommons.governance.rules import Choice
 from aicommons.identity.models import Person, Role
@@ -60,7 +60,7 @@ def _voter_names(db: Session, person_ids: set[int]) -> dict[int, str]:
 def _voting_motions(db: Session, principal: Principal, states: list[str], names: dict[str, str]) -> list[dict]:
     now = clock.now()
     out = []
-    for motion in council.list_motions(db, viewer=principal, status=MotionStatus.VOTING):
+    for motion in agenda.list_motions(db, viewer=principal, status=MotionStatus.VOTING):
         assert motion.electorate is not None and motion.rule is not None and motion.voting_closes_at is not None
         ballots = council.final_ballots(db, motion.id)
         eligible, excluded = motion.electorate["eligible"], motion.electorate["excluded"]
@@ -80,11 +80,11 @@ def council_page(request: Request, db: Session, principal: Principal, *, failed:
     voting = _voting_motions(db, principal, states, names)
     cast_by = {line["ballot"].cast_by_id for item in voting for line in item["own"] if line["ballot"]}
     finished = (MotionStatus.CLOSED, MotionStatus.TALLIED, MotionStatus.PUBLISHED)
-    results = [m for m in council.list_motions(db, viewer=principal) if m.status in finished][:RESULTS_SHOWN]
+    results = [m for m in agenda.list_motions(db, viewer=principal) if m.status in finished][:RESULTS_SHOWN]
     return render(request, "governance/council.html", {
         "states": states, "can_vote": bool(states) and "write" in principal.scopes,
         "is_operator": principal.has_role(Role.OPERATOR), "voting": voting, "voter_names": _voter_names(db, cast_by),
-        "notice": council.list_motions(db, viewer=principal, status=MotionStatus.NOTICE), "results": results,
+        "notice": agenda.list_motions(db, viewer=principal, status=MotionStatus.NOTICE), "results": results,
         "labels": LABELS, "choices": list(CHOICE_LABELS.items()), "failed": failed or {},
         "max_explanation": MAX_EXPLANATION}, status_code=status_code, principal=principal)
 

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from aicommons import clock
 from aicommons.deps import DB, MaybePrincipal
-from aicommons.governance import contributions, council, rules, service
+from aicommons.governance import agenda, contributions, council, rules, service
 from aicommons.governance.models import ContributionScale, Motion, MotionStatus, ScaleStatus
 from aicommons.governance.rules import MotionKind, Rule, Tie, Weighting
 from aicommons.identity.models import MemberState, Role
@@ -45,7 +45,7 @@ def number(value: Fraction) -> str:
 
 
 def ledger_url(motion_id: int) -> str:
-    return "/ledger?" + urlencode({"subject": council.motion_urn(motion_id)})
+    return "/ledger?" + urlencode({"subject": agenda.motion_urn(motion_id)})
 
 
 # --- decisions -----------------------------------------------------------------------------------
@@ -54,7 +54,7 @@ def ledger_url(motion_id: int) -> str:
 @router.get("/decisions")
 def decisions(request: Request, db: DB, principal: MaybePrincipal):
     # Drafts belong in the operators' motion editor, never in the public list.
-    motions = council.list_motions(db, viewer=None)
+    motions = agenda.list_motions(db, viewer=None)
     return render(request, "governance/decisions.html", {"motions": motions, "labels": LABELS}, principal=principal)
 
 
@@ -62,8 +62,8 @@ def _rule_of(db: Session, motion: Motion) -> tuple[Rule, int, bool]:
     """The rule deciding ``motion``, the constitution version it comes from, and whether it is fixed yet."""
     if motion.rule is not None and motion.constitution_version is not None:
         return Rule.from_dict(motion.rule), motion.constitution_version, True
-    charter = council.constitution(db)
-    return council.rule_for(charter, motion.kind), charter.version, False
+    charter = agenda.constitution(db)
+    return agenda.rule_for(charter, motion.kind), charter.version, False
 
 
 def tally_view(raw: dict) -> dict:
@@ -90,7 +90,7 @@ def amendment_rules(payload: dict) -> list[tuple[str, str]]:
 
 @router.get("/decisions/{motion_id}")
 def decision(request: Request, db: DB, principal: MaybePrincipal, motion_id: int):
-    motion = council.get_motion(db, motion_id, viewer=principal)
+    motion = agenda.get_motion(db, motion_id, viewer=principal)
     rule, version, fixed = _rule_of(db, motion)
     lines = council.roll_call(db, motion)
     return render(request, "governance/decision.html", {
@@ -101,7 +101,7 @@ def decision(request: Request, db: DB, principal: MaybePrincipal, motion_id: int
         "tally": tally_view(motion.tally) if motion.tally else None,
         "amendment": amendment_rules(motion.payload) if motion.kind is MotionKind.CONSTITUTION_AMENDMENT else [],
         "ledger_url": ledger_url(motion.id), "is_operator": principal is not None and principal.has_role(Role.OPERATOR),
-        "motion_urn": council.motion_urn(motion.id)}, principal=principal)
+        "motion_urn": agenda.motion_urn(motion.id)}, principal=principal)
 
 
 # --- contributions -------------------------------------------------------------------------------
@@ -190,11 +190,11 @@ def _changes(newer: dict, older: dict | None) -> list[str]:
 
 @router.get("/constitution")
 def constitution_page(request: Request, db: DB, principal: MaybePrincipal):
-    current = council.constitution(db)
-    history = council.constitution_history(db)
+    current = agenda.constitution(db)
+    history = agenda.constitution_history(db)
     rows = []
     for kind in MotionKind:
-        rule = council.rule_for(current, kind)
+        rule = agenda.rule_for(current, kind)
         rows.append({"kind": kind.value, "label": MOTION_KIND_LABELS[kind.value], "text": rules.describe(rule),
                      "data": rule.to_dict()})
     versions = []
@@ -204,7 +204,7 @@ def constitution_page(request: Request, db: DB, principal: MaybePrincipal):
         if older is not None and older.notice_days != version.notice_days:
             changed.append(f"notice period {older.notice_days} → {version.notice_days} days")
         versions.append({"row": version, "changed": changed})
-    amending = council.list_motions(db, viewer=None)
+    amending = agenda.list_motions(db, viewer=None)
     pending = [m for m in amending if m.kind is MotionKind.CONSTITUTION_AMENDMENT
                and m.status not in (MotionStatus.PUBLISHED,)]
     return render(request, "governance/constitution.html", {

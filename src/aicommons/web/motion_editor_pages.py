@@ -13,7 +13,7 @@ from starlette.datastructures import UploadFile
 
 from aicommons.deps import DB, MaybePrincipal
 from aicommons.errors import DomainError, FieldError, Invalid, invalid_field
-from aicommons.governance import council, policy, rules, service
+from aicommons.governance import agenda, council, policy, rules, service
 from aicommons.governance.models import Motion, ScaleStatus
 from aicommons.governance.rules import MotionKind
 from aicommons.identity.models import MembershipStatus, MemberState
@@ -35,7 +35,7 @@ async def _upload_form(request: Request, form: CsrfForm) -> dict[str, Any]:
     upload = (await request.form()).get("file")
     if isinstance(upload, UploadFile) and upload.filename:
         # One byte over the limit is enough for the service to refuse it; never hold more than that.
-        content = await upload.read(council.MAX_ATTACHMENT_BYTES + 1)
+        content = await upload.read(agenda.MAX_ATTACHMENT_BYTES + 1)
         return {**form, "file": (upload.filename, upload.content_type or "", content)}
     return {**form, "file": None}
 
@@ -123,27 +123,27 @@ def _options(db: Session) -> dict[str, Any]:
         "scale_options": [(str(s.id), f"Scale {s.id}, computed {s.computed_at:%Y-%m-%d}") for s in scales],
         "dues_state_options": [(code, f"{code}: arrears {summary.arrears_eur:,} EUR")
                                for code, summary in sorted(service.dues_summaries(db).items())],
-        "notice_minimum": council.constitution(db).notice_days, "labels": LABELS}
+        "notice_minimum": agenda.constitution(db).notice_days, "labels": LABELS}
 
 
 def _list_page(request: Request, db: Session, principal: Principal, *, form=None, errors=None,
                status_code: int = 200):
     return render(request, "governance/motions.html", {
-        **_options(db), "motions": council.list_motions(db, viewer=principal), "form": form or {"kind": "policy"},
+        **_options(db), "motions": agenda.list_motions(db, viewer=principal), "form": form or {"kind": "policy"},
         "errors": errors or {}}, status_code=status_code, principal=principal)
 
 
 def _motion_page(request: Request, db: Session, principal: Principal, motion_id: int, *, form=None, errors=None,
                  status_code: int = 200):
-    motion = council.get_motion(db, motion_id, viewer=principal)
+    motion = agenda.get_motion(db, motion_id, viewer=principal)
     options = _options(db)
     voted = len(council.final_ballots(db, motion.id)) if motion.electorate else 0
     return render(request, "governance/motion.html", {
-        **options, "motion": motion, "editable": motion.status in council.EDITABLE,
+        **options, "motion": motion, "editable": motion.status in agenda.EDITABLE,
         "form": {**_form_of(motion), "notice_days": str(options["notice_minimum"]), **(form or {})},
         "errors": errors or {}, "names": state_names(db), "voted": voted,
         "amendment": amendment_rules(motion.payload) if motion.kind is MotionKind.CONSTITUTION_AMENDMENT else [],
-        "rule_text": rules.describe(council.rule_for(council.constitution(db), motion.kind))},
+        "rule_text": rules.describe(agenda.rule_for(agenda.constitution(db), motion.kind))},
         status_code=status_code, principal=principal)
 
 
@@ -166,7 +166,7 @@ def motion_draft(request: Request, form: CsrfForm, db: DB, principal: MaybePrinc
             raise invalid_field(("body", "kind"), "choose what kind of motion this is")
         kind = MotionKind(kind_value)
         title, text = _title_and_text(form)
-        motion = council.draft_motion(db, actor=principal, kind=kind, title=title, text=text,
+        motion = agenda.draft_motion(db, actor=principal, kind=kind, title=title, text=text,
                                       payload=_payload(form, kind), participants=_participants(form))
     except DomainError as exc:
         db.rollback()
@@ -200,12 +200,12 @@ def motion_edit(request: Request, form: CsrfForm, db: DB, principal: MaybePrinci
         return login_redirect(request)
 
     def edit() -> str:
-        motion = council.get_motion(db, motion_id, viewer=principal)
+        motion = agenda.get_motion(db, motion_id, viewer=principal)
         title, text = _title_and_text(form)
         # An amendment's rules are JSON; they are edited through the API, not this form.
         payload = None if motion.kind is MotionKind.CONSTITUTION_AMENDMENT else _payload(form, motion.kind)
         participants = _participants(form) or ([] if motion.participants else None)
-        council.edit_motion(db, motion_id=motion_id, actor=principal, title=title, text=text, payload=payload,
+        agenda.edit_motion(db, motion_id=motion_id, actor=principal, title=title, text=text, payload=payload,
                             participants=participants)
         return f"Motion {motion_id} saved."
 
@@ -218,12 +218,12 @@ def motion_attach(request: Request, form: UploadForm, db: DB, principal: MaybePr
         return login_redirect(request)
 
     def attach() -> str:
-        council.get_motion(db, motion_id, viewer=principal)
+        agenda.get_motion(db, motion_id, viewer=principal)
         upload = form.get("file")
         if upload is None:
             raise invalid_field(("body", "file"), "choose a file to attach")
         filename, media_type, content = upload
-        attachment = council.add_attachment(db, motion_id=motion_id, filename=filename, media_type=media_type,
+        attachment = agenda.add_attachment(db, motion_id=motion_id, filename=filename, media_type=media_type,
                                             content=content, actor=principal)
         return f"{attachment.filename} attached ({attachment.size:,} bytes, SHA-256 {attachment.sha256[:12]}…)."
 
@@ -237,9 +237,9 @@ def motion_detach(request: Request, form: CsrfForm, db: DB, principal: MaybePrin
         return login_redirect(request)
 
     def detach() -> str:
-        attachment = council.get_attachment(db, motion_id=motion_id, attachment_id=attachment_id, viewer=principal)
+        attachment = agenda.get_attachment(db, motion_id=motion_id, attachment_id=attachment_id, viewer=principal)
         name = attachment.filename
-        council.remove_attachment(db, motion_id=motion_id, attachment_id=attachment_id, actor=principal)
+        agenda.remove_attachment(db, motion_id=motion_id, attachment_id=attachment_id, actor=principal)
         return f"{name} removed."
 
     return _act(request, db, principal, motion_id, {}, detach)
