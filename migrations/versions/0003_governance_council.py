@@ -219,6 +219,7 @@ def upgrade() -> None:
         "weighted_threshold": None,
         "tie": "fails",
         "quorum": "1/2",
+        "quorum_strict": True,
         "abstentions": "present_not_voting",
     }
     two_thirds_present = {**half, "threshold": "2/3", "tie": "passes"}

@@ -317,3 +317,27 @@ def test_a_motion_needs_a_title_and_text_and_a_proposed_scale(factory, council_s
         agenda.draft_motion(s, actor=principal(operator), kind=MotionKind.CONTRIBUTION_SCALE, title="t",
                              text="x", payload={"scale_id": 999})
     assert caught.value.errors[0].loc == ("body", "payload", "scale_id")
+
+
+def test_an_operator_who_is_also_a_delegate_cannot_vote(factory, council_setup, people):
+    operator, _ = council_setup
+    motion_id = open_motion(factory, operator)
+    both = people.make(Role.DELEGATE, state="FR")
+    with unit_of_work(factory) as s:
+        accounts.grant_role(s, actor=None, person_id=both.person.id, role=Role.OPERATOR)
+        s.flush()
+        both_principal = accounts.principal_for(accounts.get_person(s, both.person.id))
+    with pytest.raises(Forbidden, match="operator"), clock.frozen_at(T0 + timedelta(days=15)), \
+            unit_of_work(factory) as s:
+        council.cast_ballot(s, actor=both_principal, motion_id=motion_id, choice=Choice.YES)
+
+
+def test_an_amendment_cannot_weight_votes_before_any_scale_is_in_force(factory, council_setup):
+    operator, _ = council_setup
+    with factory() as s:
+        rules = dict(agenda.constitution(s).rules)
+    rules["contribution_scale"] = {**rules["contribution_scale"], "weighting": "contribution"}
+    with pytest.raises(Invalid) as caught, unit_of_work(factory) as s:
+        agenda.draft_motion(s, actor=principal(operator), kind=MotionKind.CONSTITUTION_AMENDMENT, title="t",
+                            text="x", payload={"rules": rules})
+    assert caught.value.errors[0].loc[-2:] == ("contribution_scale", "weighting")

@@ -8,19 +8,28 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 from sqlalchemy import update
 
+from aicommons import clock
 from aicommons.database import unit_of_work
 from aicommons.governance import agenda, council, retally, rules
 from aicommons.governance.models import Motion
-from aicommons.governance.rules import Choice
+from aicommons.governance.rules import Choice, MotionKind
 from aicommons.ledger import sequencer
 from aicommons.ledger import service as ledger
-from tests.service.test_council_service import council_setup, finish, open_motion, vote  # noqa: F401
+from tests.service.test_council_service import (  # noqa: F401
+    T0,
+    council_setup,
+    finish,
+    open_motion,
+    principal,
+    vote,
+)
 
 
 @pytest.fixture
@@ -129,3 +138,21 @@ def test_the_cli_retallies_a_demo_motion_on_a_running_server(tmp_path):
         outcomes[motion] = report["recomputed_outcome"]
     assert outcomes == {1: "passed", 2: "failed", 3: "passed"}
     assert open_one.returncode == 1 and "not yet" in open_one.stdout
+
+
+def test_retally_fetches_attachments_with_any_name(client, factory, settings, council_setup):  # noqa: F811
+    operator, d = council_setup
+    op = principal(operator)
+    with clock.frozen_at(T0), unit_of_work(factory) as s:
+        motion_id = agenda.draft_motion(s, actor=op, kind=MotionKind.POLICY, title="t", text="x").id
+        agenda.add_attachment(s, motion_id=motion_id, filename="slate #3?.csv", media_type="text/csv",
+                              content=b"a,b\n")
+        council.give_notice(s, actor=op, motion_id=motion_id)
+    with clock.frozen_at(T0 + timedelta(days=14)), unit_of_work(factory) as s:
+        council.open_voting(s, actor=op, motion_id=motion_id)
+    for code in d:
+        vote(factory, d[code], motion_id, Choice.YES)
+    finish(factory, operator, motion_id, at=T0 + timedelta(days=16))
+    sequencer.integrate_pending(factory, settings, sequencer.signer_for(settings))
+    result = retally.retally("http://testserver", _key(settings), motion_id, client=client)
+    assert result.attachments_match == {"slate #3?.csv": True} and result.matches

@@ -76,3 +76,18 @@ def test_published_shares_add_up_to_exactly_one_and_respect_the_bounds(states, c
         if floor is not None:
             assert w.bounded_share >= floor
         assert abs(Fraction(w.share) - w.bounded_share) < Fraction(1, 10**6)
+
+
+def test_a_floor_and_a_ceiling_together_still_add_up_to_one():
+    scale = compute_scale([member("A", 700), member("B", 250), member("C", 50)],
+                          Parameters(YEARS, ceiling=Fraction(1, 2), floor=Fraction(3, 10)))
+    assert scale.shares == {"A": Decimal("0.4"), "B": Decimal("0.3"), "C": Decimal("0.3")}
+
+
+def test_a_ceiling_never_makes_a_state_pay_more_than_its_pro_rata_share():
+    figures = [member(c, n) for c, n in (("AA", 2600), ("BB", 2400), ("CC", 2400), ("DD", 2400))]
+    figures += [member("XA", 100, status="associate_member"), member("XB", 100, status="associate_member")]
+    scale = compute_scale(figures, Parameters(YEARS, ceiling=Fraction(1, 4), associate_minimum=Fraction(1, 20)))
+    aa = next(w for w in scale.states if w.state == "AA")
+    assert aa.bounded_share < Fraction(1, 4) and not any("capped" in n for n in aa.notes)
+    assert sum(scale.shares.values()) == 1

@@ -28,6 +28,7 @@ def rule_strategy(draw, weighting=None, base=None):
     return Rule(base=base or draw(st.sampled_from([Base.PRESENT_AND_VOTING, Base.ALL_MEMBERS])),
                 threshold=threshold, weighting=weighting, weighted_threshold=weighted, tie=tie,
                 quorum=draw(st.fractions(min_value=0, max_value=1, max_denominator=6)),
+                quorum_strict=draw(st.booleans()),
                 abstentions=draw(st.sampled_from(list(Abstentions))))
 
 
@@ -199,3 +200,21 @@ def test_weights_print_exactly(value):
     while d % 5 == 0:
         d //= 5
     assert ("/" not in text) == (d == 1), "a decimal exactly when one exists"
+
+
+@pytest.mark.parametrize("raw", ["0.5/2", "1e-99999999", "-1/2", True, "1/0"])
+def test_fractions_in_odd_forms_are_refused_not_crashed(raw):
+    with pytest.raises(rules.RuleError):
+        rules.fraction(raw, "threshold")
+
+
+@pytest.mark.parametrize("raw", [[], "threshold", {"policy": "threshold"}])
+def test_rules_of_the_wrong_shape_are_refused(raw):
+    with pytest.raises(rules.RuleError):
+        rules.rules_from_dict(raw)
+
+
+def test_a_majority_quorum_needs_more_than_half():
+    eligible = {s: Fraction(1, 4) for s in "ABCD"}
+    assert rules.tally(rules.ORDINARY, eligible, {"A": "yes", "B": "yes"}).outcome is Outcome.NO_QUORUM
+    assert rules.tally(rules.ORDINARY, eligible, {"A": "yes", "B": "yes", "C": "no"}).outcome is Outcome.PASSED

@@ -167,7 +167,7 @@ def test_the_decision_page_shows_text_rule_roll_call_tally_and_ledger_link(clien
     assert "Quorum 4 took part 4 states — 2 taking part Met" in tally
     assert "Threshold: states 2 3 66.67% a simple majority (more than half) (50.00%) Met" in tally
     assert "Outcome: Passed" in tally
-    assert "Quorum: 4 took part, 2 needed; met." in tally
+    assert "Quorum: 4 took part, more than 2 needed; met." in tally
     ledger = f'/ledger?subject={quote(agenda.motion_urn(motion_id), safe="")}'
     assert f'href="{ledger}"' in html
     # The link opens the ledger searched for this motion, which has an entry for every step.

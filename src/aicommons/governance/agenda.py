@@ -79,6 +79,13 @@ def _check_payload(session: Session, kind: MotionKind, payload: dict[str, Any]) 
             new_rules = rules.rules_from_dict(payload.get("rules") or {})
         except rules.RuleError as exc:
             raise invalid_field((*loc, *exc.field.split(".")), str(exc)) from exc
+        if service.scale_in_force(session) is None:
+            for kind, rule in new_rules.items():
+                if rule.weighting is not rules.Weighting.ONE_STATE_ONE_VOTE:
+                    # Weights come from a scale in force; with none, such motions could never open, and
+                    # if they are the ones that adopt a scale or amend the rules, nothing could undo it.
+                    raise invalid_field((*loc, "rules", kind.value, "weighting"),
+                                        "no contribution scale is in force yet, so votes cannot be weighted")
         notice_days = payload.get("notice_days", rules.DEFAULT_NOTICE_DAYS)
         if not isinstance(notice_days, int) or not 0 <= notice_days <= 365:
             raise invalid_field((*loc, "notice_days"), "a whole number of days from 0 to 365")
@@ -209,6 +216,7 @@ def _revised(session: Session, motion: Motion, actor: Principal | None) -> None:
         session.flush()
         ledger.record(session, kind="governance.motion.revised", subject=motion_urn(motion.id), actor=_actor(actor),
                       data={"title": motion.title, "text_sha256": text_digest(motion.text),
+                            "payload": motion.payload, "participants": motion.participants,
                             "attachments": [{"filename": a.filename, "sha256": a.sha256, "size": a.size}
                                             for a in motion.attachments],
                             "notice_ends_at": ledger.rfc3339(motion.notice_ends_at)})

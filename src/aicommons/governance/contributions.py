@@ -110,30 +110,37 @@ def _bounds(status: str, params: Parameters) -> tuple[Fraction, Fraction]:
 
 
 def _apply_bounds(raw: dict[str, Fraction], bounds: dict[str, tuple[Fraction, Fraction]]) -> dict[str, Fraction]:
-    """Clamp each share into its bounds, spreading the difference over the unclamped states pro rata."""
+    """Shares proportional to ``raw`` except where a bound holds them, adding up to exactly 1.
+
+    Finds the one scale factor L with sum(clamp(L * raw, lower, upper)) = 1. That sum grows with L and is
+    linear between the points where some state reaches a bound, so L is exact: find the segment, solve.
+    """
     if sum(lo for lo, _ in bounds.values()) > 1:
         raise ScaleError("floor", "the floors and associate minimums add up to more than the whole budget")
     if sum(hi for _, hi in bounds.values()) < 1:
         raise ScaleError("ceiling", "with this ceiling the shares cannot add up to the whole budget")
-    fixed: dict[str, Fraction] = {}
-    for _ in range(len(raw) + 1):
-        free = [s for s in raw if s not in fixed]
-        remaining = 1 - sum(fixed.values(), Fraction(0))
-        total = sum((raw[s] for s in free), Fraction(0))
-        if total == 0:
-            scaled = {s: remaining / len(free) for s in free} if free else {}
-        else:
-            scaled = {s: raw[s] * remaining / total for s in free}
-        over = [s for s in free if scaled[s] > bounds[s][1]]
-        under = [s for s in free if scaled[s] < bounds[s][0]]
-        # Fix one side at a time: clamping the ceilings first may lift others above their floors.
-        if over:
-            fixed.update({s: bounds[s][1] for s in over})
-        elif under:
-            fixed.update({s: bounds[s][0] for s in under})
-        else:
-            return {**fixed, **scaled}
-    raise ScaleError("ceiling", "the bounds could not be satisfied together")  # pragma: no cover
+
+    def clamp(state: str, factor: Fraction) -> Fraction:
+        lo, hi = bounds[state]
+        return min(max(factor * raw[state], lo), hi)
+
+    def total(factor: Fraction) -> Fraction:
+        return sum((clamp(s, factor) for s in raw), Fraction(0))
+
+    points = sorted({b / raw[s] for s in raw for b in bounds[s]})
+    low = Fraction(0)
+    for high in points:
+        if total(high) >= 1:
+            break
+        low = high
+    else:  # pragma: no cover - unreachable: at the last point every state sits at its ceiling
+        raise ScaleError("ceiling", "the bounds could not be satisfied together")
+    middle = (low + high) / 2
+    free = [s for s in raw if bounds[s][0] < middle * raw[s] < bounds[s][1]]
+    held = sum((clamp(s, middle) for s in raw if s not in free), Fraction(0))
+    free_raw = sum((raw[s] for s in free), Fraction(0))
+    factor = high if free_raw == 0 else (1 - held) / free_raw
+    return {s: clamp(s, factor) for s in raw}
 
 
 def _publish(shares: dict[str, Fraction]) -> dict[str, Decimal]:
@@ -176,7 +183,7 @@ def compute_scale(figures: Sequence[Figures], params: Parameters) -> Scale:
         w.bounded_share = bounded[w.state]
         w.share = published[w.state]
         lo, hi = bounds[w.state]
-        if bounded[w.state] == hi and w.raw_share > hi:
+        if bounded[w.state] == hi and hi < 1 and w.raw_share >= hi:
             w.notes.append(f"capped at the ceiling of {float(hi):.2%}")
         elif bounded[w.state] == lo and w.raw_share < lo:
             what = "associate minimum" if w.status == "associate_member" else "floor"

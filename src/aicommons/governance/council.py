@@ -24,7 +24,7 @@ from aicommons.governance import agenda, rules, service
 from aicommons.governance.agenda import constitution, motion_urn, rule_for, text_digest
 from aicommons.governance.models import Ballot, ConstitutionVersion, Motion, MotionStatus, ScaleStatus
 from aicommons.governance.rules import Choice, MotionKind, Weighting
-from aicommons.identity.models import MembershipStatus, MemberState
+from aicommons.identity.models import MembershipStatus, MemberState, Role
 from aicommons.identity.policy import Principal
 from aicommons.identity.service import change_member_state
 from aicommons.ledger import service as ledger
@@ -54,6 +54,7 @@ def give_notice(session: Session, *, actor: Principal, motion_id: int, notice_da
     session.flush()
     ledger.record(session, kind="governance.motion.noticed", subject=motion_urn(motion.id), actor=_actor(actor),
                   data={"kind": motion.kind.value, "title": motion.title, "text_sha256": text_digest(motion.text),
+                        "payload": motion.payload, "participants": motion.participants,
                         "notice_ends_at": ledger.rfc3339(motion.notice_ends_at)})
     return motion
 
@@ -109,6 +110,9 @@ def cast_ballot(session: Session, *, actor: Principal, motion_id: int, choice: C
     states = actor.delegate_of()
     if not states:
         raise Forbidden("only a delegate of a member state may vote")
+    if actor.has_role(Role.OPERATOR):
+        # The secretariat runs the vote (closes, counts, publishes); it must not also cast one.
+        raise Forbidden("an operator runs the council's votes and cannot also vote; give up one of the roles")
     code = (member_state_code or (next(iter(states)) if len(states) == 1 else "")).upper()
     if code not in states:
         raise Forbidden(f"you are a delegate of {', '.join(sorted(states))}, not of {code or 'that state'}")
@@ -193,6 +197,9 @@ def tally_motion(session: Session, *, actor: Principal, motion_id: int) -> Motio
 
 def publish_motion(session: Session, *, actor: Principal, motion_id: int) -> Motion:
     """Publish the decision and, when it passed, make it take effect."""
+    # Publishing changes facility-wide state (the scale in force, the constitution version): one at a time.
+    session.scalar(select(ConstitutionVersion).order_by(ConstitutionVersion.version.desc()).limit(1)
+                   .with_for_update())
     motion = agenda.load_for_update(session, motion_id)
     agenda.require_status(motion, MotionStatus.TALLIED, doing="publishing")
     effect = _take_effect(session, motion, actor) if motion.outcome == rules.Outcome.PASSED.value else None
@@ -233,7 +240,7 @@ def _take_effect(session: Session, motion: Motion, actor: Principal) -> str | No
                                   motion_id=motion.id)
         except NotFound as exc:
             return f"none: {exc}"
-        return f"{waiver['member_state']} keeps its vote despite arrears for {waiver['year']}"
+        return f"{waiver['member_state']} keeps its vote despite arrears up to {waiver['year']}"
     return None
 
 

@@ -17,8 +17,10 @@ import base64
 import hashlib
 import json
 from dataclasses import dataclass, field
+from datetime import datetime
 from fractions import Fraction
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -74,7 +76,9 @@ def _verified_entries(client: httpx.Client, base: str, subject: str,
         page = _get(client, f"{base}/api/v1/ledger/entries", **params).json()
         indexes += [item["index"] for item in page["items"]]
         cursor = page.get("next_cursor")
-        if not cursor or len(indexes) > MAX_ENTRIES:
+        if len(indexes) > MAX_ENTRIES:
+            raise RetallyFailed(f"more than {MAX_ENTRIES} entries for {subject}; refusing a partial count")
+        if not cursor:
             break
     out = []
     for index in sorted(indexes):
@@ -112,8 +116,14 @@ def retally(url: str, key: str, motion_id: int, client: httpx.Client | None = No
         except (notes.NoteError, ValueError) as exc:
             raise RetallyFailed(f"the checkpoint does not verify with this key: {exc}") from exc
         entries = _verified_entries(client, base, f"urn:aicommons:motion:{motion_id}", checkpoint)
-        result = _recompute(motion_id, checkpoint, entries)
-        _check_documents(client, base, motion_id, entries, result)
+        try:
+            result = _recompute(motion_id, checkpoint, entries)
+        except (rules.RuleError, KeyError, TypeError, ValueError) as exc:
+            raise RetallyFailed(f"the motion's ledger entries are malformed: {exc!r}") from exc
+        try:
+            _check_documents(client, base, motion_id, entries, result)
+        except httpx.HTTPError as exc:
+            raise RetallyFailed(f"fetching the motion's documents: {exc}") from exc
         return result
     finally:
         if own:
@@ -132,15 +142,27 @@ def _recompute(motion_id: int, checkpoint: notes.Checkpoint, entries: list[tuple
     rule = rules.Rule.from_dict(data["rule"])
     eligible = {s: Fraction(w) for s, w in data["electorate"]["eligible"].items()}
     last_index = closed[0] if closed else checkpoint.size
+    closes_at = datetime.fromisoformat(data["voting_closes_at"])
     ballots: dict[str, str] = {}
+    late: list[str] = []
     for index, entry in entries:
-        if entry["kind"] == "governance.ballot.cast" and opened[0] < index < last_index:
-            ballots[entry["data"]["member_state"]] = entry["data"]["choice"]
+        if entry["kind"] != "governance.ballot.cast" or not opened[0] < index < last_index:
+            continue
+        if datetime.fromisoformat(entry["at"]) >= closes_at:
+            late.append(entry["data"]["member_state"])
+            continue
+        ballots[entry["data"]["member_state"]] = entry["data"]["choice"]
     recomputed = rules.tally(rule, eligible, ballots).to_dict()
     result = Retally(motion=motion_id, origin=checkpoint.origin, tree_size=checkpoint.size,
                      entries_verified=len(entries), rule_text=rules.describe(rule), recomputed=recomputed,
                      published=tallied[1]["data"] if tallied else None,
                      published_outcome=published[1]["data"]["outcome"] if published else None)
+    if late:
+        result.mismatches.append(f"ballots recorded after voting closed at {data['voting_closes_at']} (not counted): "
+                                 f"{', '.join(late)}")
+    order = [e[0] for e in (opened, closed, tallied, published) if e is not None]
+    if order != sorted(order):
+        result.mismatches.append("the motion's steps are out of order in the ledger")
     if tallied is None:
         result.mismatches.append("no tally has been recorded yet")
         return result
@@ -166,6 +188,6 @@ def _check_documents(client: httpx.Client, base: str, motion_id: int, entries: l
     text = response.json()["text"]
     result.text_matches = hashlib.sha256(text.encode()).hexdigest() == opened[1]["data"]["text_sha256"]
     for attachment in opened[1]["data"]["attachments"]:
-        got = client.get(f"{base}/api/v1/motions/{motion_id}/attachments/{attachment['filename']}")
+        got = client.get(f"{base}/api/v1/motions/{motion_id}/attachments/{quote(attachment['filename'], safe='')}")
         result.attachments_match[attachment["filename"]] = (
             got.status_code == 200 and hashlib.sha256(got.content).hexdigest() == attachment["sha256"])

@@ -13,7 +13,8 @@ A rule says
   and fails by default; exactly two-thirds passes a two-thirds rule);
 * **weighting** — one state one vote, weights by contribution share, or a double majority (the weighted
   threshold *and* the head-count threshold must both be met);
-* **quorum** — the fraction of the electorate that must take part for the vote to count at all;
+* **quorum** — the fraction of the electorate that must take part for the vote to count at all, as
+  "at least" that fraction or, with ``quorum_strict``, "more than" it (a majority of the states);
 * **abstentions** — present but not voting (they make the quorum, not the base), counted as no, or
   counted as absent.
 
@@ -97,8 +98,14 @@ def fraction(value: object, field_name: str) -> Fraction:
         raise RuleError(field_name, f"'{value}' is not a fraction such as 2/3 or 0.5")
     try:
         return Fraction(text)
-    except ZeroDivisionError as exc:
-        raise RuleError(field_name, f"'{value}' divides by zero") from exc
+    except (ValueError, ZeroDivisionError) as exc:
+        raise RuleError(field_name, f"'{value}' is not a fraction such as 2/3 or 0.5") from exc
+
+
+def _flag(value: object, field_name: str) -> bool:
+    if not isinstance(value, bool):
+        raise RuleError(field_name, "must be true or false")
+    return value
 
 
 @dataclass(frozen=True)
@@ -109,6 +116,7 @@ class Rule:
     weighted_threshold: Fraction | None = None
     tie: Tie = Tie.FAILS
     quorum: Fraction = Fraction(0)
+    quorum_strict: bool = False
     abstentions: Abstentions = Abstentions.PRESENT_NOT_VOTING
 
     def __post_init__(self) -> None:
@@ -128,7 +136,8 @@ class Rule:
     def to_dict(self) -> dict[str, Any]:
         return {"base": self.base.value, "threshold": str(self.threshold), "weighting": self.weighting.value,
                 "weighted_threshold": None if self.weighted_threshold is None else str(self.weighted_threshold),
-                "tie": self.tie.value, "quorum": str(self.quorum), "abstentions": self.abstentions.value}
+                "tie": self.tie.value, "quorum": str(self.quorum), "quorum_strict": self.quorum_strict,
+                "abstentions": self.abstentions.value}
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> Rule:
@@ -141,6 +150,8 @@ class Rule:
                 allowed = ", ".join(k.value for k in kind)
                 raise RuleError(name, f"'{value}' is not one of {allowed}") from exc
 
+        if not isinstance(raw, Mapping):
+            raise RuleError("rule", "a rule is an object with base, threshold, weighting, ...")
         if "threshold" not in raw:
             raise RuleError("threshold", "a rule needs a threshold")
         weighted = raw.get("weighted_threshold")
@@ -152,6 +163,7 @@ class Rule:
                    weighting=pick("weighting", Weighting, Weighting.ONE_STATE_ONE_VOTE.value),
                    weighted_threshold=None if weighted is None else fraction(weighted, "weighted_threshold"),
                    tie=pick("tie", Tie, default_tie.value), quorum=fraction(raw.get("quorum", 0), "quorum"),
+                   quorum_strict=_flag(raw.get("quorum_strict", False), "quorum_strict"),
                    abstentions=pick("abstentions", Abstentions, Abstentions.PRESENT_NOT_VOTING.value))
 
 
@@ -184,7 +196,8 @@ def describe(rule: Rule) -> str:
                 f"share and {head}, one state one vote")
     else:
         text = f"{head}, one state one vote"
-    quorum = f"; quorum {rule.quorum} of the electorate" if rule.quorum else ""
+    quorum = (f"; quorum {'more than' if rule.quorum_strict else 'at least'} {rule.quorum} of the electorate"
+              if rule.quorum or rule.quorum_strict else "")
     return f"{text[0].upper()}{text[1:]}{quorum}; {ABSTENTION_WORDS[rule.abstentions]}."
 
 
@@ -321,7 +334,7 @@ def tally(rule: Rule, eligible: Mapping[str, Fraction], ballots: Mapping[str, Ch
 
     taking_part = sum(1 for c in choice_of.values() if present(c))
     quorum_needed = rule.quorum * len(eligible)
-    quorum_met = taking_part >= quorum_needed
+    quorum_met = taking_part > quorum_needed if rule.quorum_strict else taking_part >= quorum_needed
     yes = [s for s, c in choice_of.items() if c is Choice.YES]
     base = [s for s, c in choice_of.items() if in_base(c)]
 
@@ -346,7 +359,8 @@ def tally(rule: Rule, eligible: Mapping[str, Fraction], ballots: Mapping[str, Ch
     workings = [f"Rule: {describe(rule)}",
                 f"Electorate: {len(eligible)} states; {counts['yes']} yes, {counts['no']} no, "
                 f"{counts['abstain']} abstain, {counts['absent']} did not vote.",
-                f"Quorum: {taking_part} took part, {_num(quorum_needed)} needed; {'met' if quorum_met else 'not met'}."]
+                f"Quorum: {taking_part} took part, {'more than ' if rule.quorum_strict else ''}{_num(quorum_needed)} "
+                f"needed; {'met' if quorum_met else 'not met'}."]
     workings += [p.explain() for p in parts]
     if ignored:
         workings.append(f"Ballots of states without a vote were not counted: {', '.join(ignored)}.")
@@ -369,7 +383,7 @@ class MotionKind(enum.StrEnum):
     SLATE_APPROVAL = "slate_approval"
 
 
-ORDINARY = Rule(base=Base.PRESENT_AND_VOTING, threshold=SIMPLE_MAJORITY, quorum=SIMPLE_MAJORITY)
+ORDINARY = Rule(base=Base.PRESENT_AND_VOTING, threshold=SIMPLE_MAJORITY, quorum=SIMPLE_MAJORITY, quorum_strict=True)
 TWO_THIRDS_PRESENT = replace(ORDINARY, threshold=TWO_THIRDS, tie=Tie.PASSES)
 TWO_THIRDS_ALL = replace(TWO_THIRDS_PRESENT, base=Base.ALL_MEMBERS)
 UNANIMOUS_ALL = replace(TWO_THIRDS_ALL, threshold=UNANIMITY)
@@ -392,6 +406,8 @@ DEFAULT_NOTICE_DAYS = 14
 
 def rules_from_dict(raw: Mapping[str, Any]) -> dict[MotionKind, Rule]:
     """A whole constitution's rules from JSON; every motion kind must have one."""
+    if not isinstance(raw, Mapping):
+        raise RuleError("rules", "the rules are an object of motion kind -> rule")
     out: dict[MotionKind, Rule] = {}
     for kind in MotionKind:
         if kind.value not in raw:

@@ -156,17 +156,25 @@ def record_dues(session: Session, *, actor: Principal | None, member_state_code:
     return row
 
 
-def waive_arrears(session: Session, *, member_state_code: str, year: int, motion_id: int) -> ContributionDue:
-    """Keep a state's vote despite its arrears for ``year``, as a published policy motion decided."""
-    row = session.scalar(select(ContributionDue).where(ContributionDue.member_state_code == member_state_code,
-                                                       ContributionDue.year == year))
-    if row is None:
+def waive_arrears(session: Session, *, member_state_code: str, year: int, motion_id: int) -> list[int]:
+    """Keep a state's vote despite its arrears up to and including ``year``, as a council motion decided.
+
+    Marks every unpaid year up to ``year``; a year that falls into arrears later is not covered.
+    Returns the years waived.
+    """
+    rows = list(session.scalars(select(ContributionDue).where(ContributionDue.member_state_code == member_state_code,
+                                                              ContributionDue.year <= year)))
+    if not any(r.year == year for r in rows):
         raise NotFound(f"no dues recorded for {member_state_code} in {year}")
-    row.vote_waiver_motion_id = motion_id
+    waived = sorted(r.year for r in rows if r.due_eur > r.paid_eur)
+    for row in rows:
+        if row.due_eur > row.paid_eur:
+            row.vote_waiver_motion_id = motion_id
     session.flush()
     ledger.record(session, kind="governance.arrears.waived", subject=ledger.urn("member-state", member_state_code),
-                  actor=None, data={"member_state": member_state_code, "year": year, "motion": motion_id})
-    return row
+                  actor=None, data={"member_state": member_state_code, "year": year, "years": waived,
+                                    "motion": motion_id})
+    return waived
 
 
 @dataclass(frozen=True)
@@ -189,8 +197,11 @@ def dues_summaries(session: Session, *, year: int | None = None) -> dict[str, Du
     for code, years in rows.items():
         upto = [r for r in years if r.year <= year]
         recent = [r for r in upto if r.year >= year - 1]
+        unpaid = [r for r in upto if r.due_eur > r.paid_eur]
+        # The council waives arrears year by year: the vote is kept only if every unpaid year is waived.
+        waived = bool(unpaid) and all(r.vote_waiver_motion_id is not None for r in unpaid)
         out[code] = DuesSummary(code, sum(r.due_eur - r.paid_eur for r in upto), sum(r.due_eur for r in recent),
-                                any(r.vote_waiver_motion_id is not None for r in recent), years)
+                                waived, years)
     return out
 
 

@@ -78,8 +78,9 @@ KINDS: dict[str, EntryKind] = {
         ),
         EntryKind(
             "governance.arrears.waived", "urn:aicommons:member-state:<code>",
-            {"member_state": "code", "year": "year", "motion": "id of the deciding motion"},
-            "The council let a state keep its vote despite arrears.",
+            {"member_state": "code", "year": "the waiver covers arrears up to this year",
+             "years": "the unpaid years it covers", "motion": "id of the deciding motion"},
+            "The council let a state keep its vote despite its arrears up to a year.",
         ),
         EntryKind(
             "governance.constitution.amended", "urn:aicommons:constitution:<version>",

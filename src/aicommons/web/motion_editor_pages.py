@@ -55,7 +55,7 @@ def _operator(principal: Principal | None) -> Principal | None:
 
 def _whole_number(form: dict[str, Any], name: str, low: int, high: int, message: str) -> int:
     raw = text_of(form, name)
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 9 or not low <= int(raw) <= high:
         raise invalid_field(("body", name), message)
     return int(raw)
 
