@@ -341,3 +341,29 @@ def test_an_amendment_cannot_weight_votes_before_any_scale_is_in_force(factory, 
         agenda.draft_motion(s, actor=principal(operator), kind=MotionKind.CONSTITUTION_AMENDMENT, title="t",
                             text="x", payload={"rules": rules})
     assert caught.value.errors[0].loc[-2:] == ("contribution_scale", "weighting")
+
+
+def test_once_the_council_sits_only_an_admission_motion_makes_a_member(factory, council_setup, people):
+    from datetime import date
+
+    from aicommons.identity import service as identity
+
+    operator, d = council_setup
+    people.state("CA", MembershipStatus.OBSERVER)
+    with unit_of_work(factory) as s:  # before any decision: founding states are registered directly
+        identity.admit_member_state(s, actor=None, code="NO", name=None, status=MembershipStatus.MEMBER,
+                                    admitted_on=date(2026, 1, 1))
+    motion_id = open_motion(factory, operator)
+    vote(factory, d["DE"], motion_id, Choice.YES)
+    finish(factory, operator, motion_id)
+    with pytest.raises(Conflict, match="admission motion"), unit_of_work(factory) as s:
+        identity.change_member_state(s, actor=principal(operator), code="CA", status=MembershipStatus.MEMBER)
+    with pytest.raises(Conflict, match="admission motion"), unit_of_work(factory) as s:
+        identity.admit_member_state(s, actor=None, code="IS", name=None, status=MembershipStatus.MEMBER,
+                                    admitted_on=date(2026, 1, 1))
+    with pytest.raises(Conflict), unit_of_work(factory) as s:  # nor can a voting member be demoted
+        identity.change_member_state(s, actor=principal(operator), code="DE", status=MembershipStatus.OBSERVER)
+    with unit_of_work(factory) as s:  # observers may still be registered, names corrected
+        identity.admit_member_state(s, actor=None, code="IS", name=None, status=MembershipStatus.OBSERVER,
+                                    admitted_on=date(2026, 1, 1))
+        identity.change_member_state(s, actor=None, code="DE", name="Federal Republic of Germany")

@@ -26,7 +26,7 @@ from aicommons.governance.models import Ballot, ConstitutionVersion, Motion, Mot
 from aicommons.governance.rules import Choice, MotionKind, Weighting
 from aicommons.identity.models import MembershipStatus, MemberState, Role
 from aicommons.identity.policy import Principal
-from aicommons.identity.service import change_member_state
+from aicommons.identity.service import change_member_state, seat_council
 from aicommons.ledger import service as ledger
 
 MAX_VOTING_DAYS = 90
@@ -203,6 +203,7 @@ def publish_motion(session: Session, *, actor: Principal, motion_id: int) -> Mot
     motion = agenda.load_for_update(session, motion_id)
     agenda.require_status(motion, MotionStatus.TALLIED, doing="publishing")
     effect = _take_effect(session, motion, actor) if motion.outcome == rules.Outcome.PASSED.value else None
+    seat_council(session)
     motion.status = MotionStatus.PUBLISHED
     motion.published_at = motion.updated_at = clock.now()
     session.flush()
@@ -224,7 +225,7 @@ def _take_effect(session: Session, motion: Motion, actor: Principal) -> str | No
         return f"constitution version {version} in force"
     if motion.kind is MotionKind.ADMISSION:
         change_member_state(session, actor=actor, code=payload["member_state"],
-                            status=MembershipStatus(payload["status"]))
+                            status=MembershipStatus(payload["status"]), by_council=True)
         return f"{payload['member_state']} admitted as {payload['status'].replace('_', ' ')}"
     # A decision is always published; when another decision got there first, the record says so.
     if motion.kind is MotionKind.CONTRIBUTION_SCALE:

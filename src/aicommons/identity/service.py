@@ -13,6 +13,7 @@ from aicommons import clock
 from aicommons.errors import Conflict, NotFound, invalid_field
 from aicommons.identity import identifiers
 from aicommons.identity.models import (
+    FacilityMeta,
     Institution,
     InstitutionDomain,
     InstitutionKind,
@@ -53,15 +54,38 @@ def get_member_state(session: Session, code: str) -> MemberState:
     return state
 
 
+COUNCIL_SEATED = "council_seated"
+
+
+def council_seated(session: Session) -> bool:
+    """True once the council has published a decision; from then on it alone decides who is a member."""
+    return session.get(FacilityMeta, COUNCIL_SEATED) is not None
+
+
+def seat_council(session: Session) -> None:
+    if not council_seated(session):
+        session.add(FacilityMeta(key=COUNCIL_SEATED, value="true"))
+        session.flush()
+
+
+def _refuse_membership_change(session: Session, code: str) -> None:
+    if council_seated(session):
+        raise Conflict(f"the council decides membership: move an admission motion for {code} (member and "
+                       "associate member status change only by a published council decision)")
+
+
 def admit_member_state(session: Session, *, actor: Principal | None, code: str, name: str | None,
                        status: MembershipStatus, admitted_on: date) -> MemberState:
-    """Record a state joining the facility (as member, associate member or observer)."""
+    """Record a state joining the facility: founding members directly; once the council sits, only as an
+    observer (membership then comes by an admission motion)."""
     try:
         code = identifiers.country_code(code)
     except ValueError as exc:
         raise invalid_field(("body", "code"), str(exc)) from exc
     if session.get(MemberState, code) is not None:
         raise Conflict(f"member state '{code}' is already registered")
+    if status is not MembershipStatus.OBSERVER:
+        _refuse_membership_change(session, code)
     moment = clock.now()
     state = MemberState(code=code, name=(name or identifiers.country_name(code)).strip(),
                         status=status, admitted_on=admitted_on, created_at=moment, updated_at=moment)
@@ -74,10 +98,13 @@ def admit_member_state(session: Session, *, actor: Principal | None, code: str, 
 
 
 def change_member_state(session: Session, *, actor: Principal | None, code: str, name: str | None = None,
-                        status: MembershipStatus | None = None,
-                        admitted_on: date | None = None) -> MemberState:
-    """Change a member state's public record; a no-op change records nothing."""
+                        status: MembershipStatus | None = None, admitted_on: date | None = None,
+                        by_council: bool = False) -> MemberState:
+    """Change a member state's public record; a no-op change records nothing. Once the council sits,
+    a change of membership status is its decision (``by_council``), never an operator's."""
     state = get_member_state(session, code)
+    if status is not None and status != state.status and not by_council:
+        _refuse_membership_change(session, state.code)
     changes: dict[str, str] = {}
     if name is not None and name.strip() != state.name:
         state.name = changes["name"] = name.strip()
