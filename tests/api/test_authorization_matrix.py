@@ -219,7 +219,7 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/api/v1/member-states/{code}"): Row(None, lambda w, a: ("/api/v1/member-states/FI", None)),
     ("POST", "/api/v1/member-states"): Row(MEMBER_STATE_WRITERS, lambda w, a: (
         "/api/v1/member-states",
-        {"code": w.next_state_code(), "status": "associate_member", "admitted_on": "2025-06-01"})),
+        {"code": w.next_state_code(), "status": "observer", "admitted_on": "2025-06-01"})),
     ("PATCH", "/api/v1/member-states/{code}"): Row(MEMBER_STATE_WRITERS, lambda w, a: (
         "/api/v1/member-states/SE", {"name": w.unique("Sweden")})),
     # institutions: public read; operators anywhere, delegates in their own state
