@@ -156,3 +156,39 @@ def test_retally_fetches_attachments_with_any_name(client, factory, settings, co
     sequencer.integrate_pending(factory, settings, sequencer.signer_for(settings))
     result = retally.retally("http://testserver", _key(settings), motion_id, client=client)
     assert result.attachments_match == {"slate #3?.csv": True} and result.matches
+
+
+class _HidingSearch:
+    """A facility's HTTP answers with one ballot left out of the ledger search (everything else honest)."""
+
+    def __init__(self, client, hidden_index):
+        self.client, self.hidden = client, hidden_index
+
+    def get(self, url, params=None, **kw):
+        response = self.client.get(url, params=params, **kw)
+        if url.endswith("/api/v1/ledger/entries") and params and params.get("subject"):
+            page = response.json()
+            page["items"] = [item for item in page["items"] if item["index"] != self.hidden]
+            return httpx.Response(200, json=page, request=response.request)
+        return response
+
+
+def test_retally_finds_a_ballot_hidden_from_the_search(client, factory, settings, council_setup):  # noqa: F811
+    operator, d = council_setup
+    motion_id = open_motion(factory, operator)
+    vote(factory, d["DE"], motion_id, Choice.NO)
+    vote(factory, d["DE"], motion_id, Choice.YES)  # DE changes its mind; a dishonest count ignores that
+    vote(factory, d["FR"], motion_id, Choice.NO)
+    with unit_of_work(factory) as s:
+        motion = s.get(Motion, motion_id)
+        forged = council.compute_tally(motion, {})
+        forged = rules.tally(forged.rule, forged.eligible, {"DE": Choice.NO, "FR": Choice.NO})
+        ledger.record(s, kind="governance.motion.tallied", subject=council.motion_urn(motion_id), actor=None,
+                      data={"constitution_version": 1, **forged.to_dict()})
+    sequencer.integrate_pending(factory, settings, sequencer.signer_for(settings))
+    entries = client.get("/api/v1/ledger/entries", params={"subject": f"urn:aicommons:motion:{motion_id}",
+                                                            "kind": "governance.ballot.cast"}).json()["items"]
+    hidden = entries[1]["index"]  # DE's second ballot
+    result = retally.retally("http://testserver", _key(settings), motion_id, client=_HidingSearch(client, hidden))
+    assert result.recomputed["ballots"]["DE"] == "yes", "the tiles show the ballot the search hid"
+    assert not result.matches and any(m.startswith("ballots:") for m in result.mismatches)

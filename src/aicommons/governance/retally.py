@@ -5,6 +5,9 @@ Needs nothing but the facility's URL and its ledger key. Steps:
 1. fetch the signed checkpoint and check its signature with the key;
 2. find the motion's entries (subject ``urn:aicommons:motion:<id>``), fetch each entry's exact bytes and its
    RFC 9162 inclusion proof, and check the proof against the signed root;
+2b. so that no ballot can be hidden from the search, read every entry from ``opened`` to ``closed`` from
+   the log's tiles (C2SP tlog-tiles entry bundles), each bundle checked against its level-0 hash tile and
+   each hash tile against the signed root, and take the motion's entries in that window from there;
 3. from the ``opened`` entry take the rule and the electorate with its weights; from the ``ballot.cast``
    entries between ``opened`` and ``closed`` take each state's last ballot; recompute the tally with
    ``rules.tally`` and compare it, field by field, with the ``tallied`` entry (and ``published``'s outcome);
@@ -25,7 +28,8 @@ from urllib.parse import quote
 import httpx
 
 from aicommons.governance import rules
-from aicommons.ledger import merkle, notes
+from aicommons.ledger import merkle, notes, tiles
+from aicommons.ledger.verify import HttpTiles, VerificationFailed
 
 MAX_ENTRIES = 100_000
 
@@ -98,6 +102,47 @@ def _verified_entries(client: httpx.Client, base: str, subject: str,
     return out
 
 
+def _complete(client: httpx.Client, base: str, subject: str, checkpoint: notes.Checkpoint,
+              found: list[tuple[int, dict[str, Any]]]) -> list[tuple[int, dict[str, Any]]]:
+    """Replace what the search returned between ``opened`` and ``closed`` with every entry the log holds
+    there for ``subject``, read from authenticated tiles."""
+    opened = [i for i, e in found if e["kind"] == "governance.motion.opened"]
+    if not opened:
+        return found
+    closed = [i for i, e in found if e["kind"] == "governance.motion.closed"]
+    first, last = opened[0], closed[0] if closed else checkpoint.size - 1
+    scanned = _scan(client, base, checkpoint, first, last, subject)
+    outside = [(i, e) for i, e in found if not first <= i <= last]
+    return sorted(outside + scanned, key=lambda pair: pair[0])
+
+
+def _scan(client: httpx.Client, base: str, checkpoint: notes.Checkpoint, first: int, last: int,
+          subject: str) -> list[tuple[int, dict[str, Any]]]:
+    """Every entry about ``subject`` with index in [first, last], each proven part of the signed tree."""
+    reader = HttpTiles(client, base, checkpoint.size)
+    out = []
+    try:
+        for tile in range(first // tiles.TILE_WIDTH, last // tiles.TILE_WIDTH + 1):
+            start = tile * tiles.TILE_WIDTH
+            probe = max(first, start)
+            # One proof built from the tiles authenticates the whole level-0 hash tile: every hash in it
+            # feeds the path from ``probe`` to the signed root.
+            merkle.verify_inclusion(reader.node(0, probe), probe, checkpoint.size,
+                                    merkle.inclusion_proof(probe, checkpoint.size, reader.node), checkpoint.root)
+            for offset, body in enumerate(tiles.parse_entry_bundle(reader.get(None, tile))):
+                index = start + offset
+                if not first <= index <= last:
+                    continue
+                if merkle.hash_leaf(body) != reader.node(0, index):
+                    raise RetallyFailed(f"entry {index} in the entry bundle does not match the signed tree")
+                entry = json.loads(body)
+                if entry.get("subject") == subject:
+                    out.append((index, entry))
+    except (VerificationFailed, merkle.ProofError, ValueError, IndexError) as exc:
+        raise RetallyFailed(f"reading entries {first}..{last} from the log's tiles: {exc}") from exc
+    return out
+
+
 def _one(entries: list[tuple[int, dict]], kind: str) -> tuple[int, dict] | None:
     found = [(i, e) for i, e in entries if e["kind"] == kind]
     if len(found) > 1:
@@ -115,7 +160,9 @@ def retally(url: str, key: str, motion_id: int, client: httpx.Client | None = No
                                                notes.Verifier.parse(key))
         except (notes.NoteError, ValueError) as exc:
             raise RetallyFailed(f"the checkpoint does not verify with this key: {exc}") from exc
-        entries = _verified_entries(client, base, f"urn:aicommons:motion:{motion_id}", checkpoint)
+        subject = f"urn:aicommons:motion:{motion_id}"
+        entries = _complete(client, base, subject, checkpoint,
+                            _verified_entries(client, base, subject, checkpoint))
         try:
             result = _recompute(motion_id, checkpoint, entries)
         except (rules.RuleError, KeyError, TypeError, ValueError) as exc:
