@@ -4,15 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import signal
-import socket
 import subprocess
-import sys
-import time
-from pathlib import Path
 
-import httpx
 import pytest
 from sqlalchemy import select, update
 
@@ -21,6 +14,7 @@ from aicommons.identity.models import InstitutionKind
 from aicommons.identity.service import register_institution
 from aicommons.ledger import sequencer, verify
 from aicommons.ledger.models import LedgerTile
+from tests.served import CLI, demo_facility, serving
 
 
 @pytest.fixture
@@ -115,49 +109,25 @@ def test_ledger_pages_show_checkpoint_entries_and_proofs(client, factory, settin
     assert missing.status_code == 404 and "text/html" in missing.headers["content-type"]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_the_cli_verifies_a_running_server(tmp_path):
     """`aicommons ledger verify`, `proof` and `check-proof` against a real server over HTTP."""
-    cli = str(Path(sys.executable).with_name("aicommons"))
-    env = {**os.environ, "AICOMMONS_DATA_DIR": str(tmp_path / "var"),
-           "AICOMMONS_LEDGER_CHECKPOINT_INTERVAL_SECONDS": "0"}
-    env.pop("AICOMMONS_DATABASE_URL", None)
-    for args in (["db", "upgrade"], ["demo", "seed", "--quiet"], ["ledger", "integrate"]):
-        subprocess.run([cli, *args], env=env, check=True, capture_output=True, timeout=120)
-    key = subprocess.run([cli, "ledger", "key"], env=env, check=True, capture_output=True, text=True).stdout.strip()
-    port = _free_port()
-    server = subprocess.Popen([cli, "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
+    facility = demo_facility(tmp_path / "var")
+    key = facility.key
+    with serving(facility) as served:
+        url = served.url
         state = tmp_path / "seen.json"
-        ok = subprocess.run([cli, "ledger", "verify", "--url", url, "--key", key, "--state", str(state), "--json"],
+        ok = subprocess.run([CLI, "ledger", "verify", "--url", url, "--key", key, "--state", str(state), "--json"],
                             capture_output=True, text=True, timeout=60)
         assert ok.returncode == 0, ok.stderr
         assert json.loads(ok.stdout)["ok"] is True and state.exists()
         bad_key = key.rsplit("+", 1)[0] + "+" + base64.b64encode(b"\x01" + b"\x00" * 32).decode()
-        bad = subprocess.run([cli, "ledger", "verify", "--url", url, "--key", bad_key], capture_output=True,
+        bad = subprocess.run([CLI, "ledger", "verify", "--url", url, "--key", bad_key], capture_output=True,
                              text=True, timeout=60)
         assert bad.returncode != 0
         proof = tmp_path / "3.tlog-proof"
-        subprocess.run([cli, "ledger", "proof", "3", "--url", url, "--out", str(proof)], check=True,
+        subprocess.run([CLI, "ledger", "proof", "3", "--url", url, "--out", str(proof)], check=True,
                        capture_output=True, timeout=60)
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
-    checked = subprocess.run([cli, "ledger", "check-proof", str(proof), "--key", key], capture_output=True,
+    checked = subprocess.run([CLI, "ledger", "check-proof", str(proof), "--key", key], capture_output=True,
                              text=True, timeout=60)
     assert checked.returncode == 0 and "entry 3" in checked.stdout
 

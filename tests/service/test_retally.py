@@ -3,13 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
-import sys
-import time
 from datetime import timedelta
-from pathlib import Path
 
 import httpx
 import pytest
@@ -22,6 +17,7 @@ from aicommons.governance.models import Motion
 from aicommons.governance.rules import Choice, MotionKind
 from aicommons.ledger import sequencer
 from aicommons.ledger import service as ledger
+from tests.served import CLI, demo_facility, serving
 from tests.service.test_council_service import (  # noqa: F401
     T0,
     council_setup,
@@ -101,35 +97,12 @@ def test_retally_refuses_a_wrong_key(client, factory, settings, council_setup): 
 
 
 def test_the_cli_retallies_a_demo_motion_on_a_running_server(tmp_path):
-    cli = str(Path(sys.executable).with_name("aicommons"))
-    env = {**os.environ, "AICOMMONS_DATA_DIR": str(tmp_path / "var"),
-           "AICOMMONS_LEDGER_CHECKPOINT_INTERVAL_SECONDS": "0"}
-    env.pop("AICOMMONS_DATABASE_URL", None)
-    for args in (["db", "upgrade"], ["demo", "seed", "--quiet"], ["ledger", "integrate"]):
-        subprocess.run([cli, *args], env=env, check=True, capture_output=True, timeout=120)
-    key = subprocess.run([cli, "ledger", "key"], env=env, check=True, capture_output=True, text=True).stdout.strip()
-    import socket
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = subprocess.Popen([cli, "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        runs = {m: subprocess.run([cli, "governance", "retally", str(m), "--url", url, "--key", key, "--json"],
+    with serving(demo_facility(tmp_path / "var")) as served:
+        args = ["--url", served.url, "--key", served.key]
+        runs = {m: subprocess.run([CLI, "governance", "retally", str(m), *args, "--json"],
                                   capture_output=True, text=True, timeout=60) for m in (1, 2, 3)}
-        open_one = subprocess.run([cli, "governance", "retally", "4", "--url", url, "--key", key],
-                                  capture_output=True, text=True, timeout=60)
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
+        open_one = subprocess.run([CLI, "governance", "retally", "4", *args], capture_output=True, text=True,
+                                  timeout=60)
     outcomes = {}
     for motion, run in runs.items():
         assert run.returncode == 0, run.stderr
