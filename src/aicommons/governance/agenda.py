@@ -122,7 +122,13 @@ def _check_payload(session: Session, kind: MotionKind, payload: dict[str, Any]) 
         if waiver["year"] not in {row.year for row in summary.years}:
             raise invalid_field((*loc, "waive_arrears", "year"), f"no dues recorded for {code} in {waiver['year']}")
         return {"waive_arrears": {"member_state": code, "year": waiver["year"]}}
-    # Budgets, calls and slates carry their reference; the attachments carry the tables voted on.
+    if kind in (MotionKind.CALL_APPROVAL, MotionKind.SLATE_APPROVAL):
+        # Imported here: access builds on governance (it puts calls and slates to the council), so
+        # governance reaches access only at the moment a motion about a call or slate needs checking.
+        from aicommons.access import council_hooks
+
+        return council_hooks.check_payload(session, kind, payload)
+    # Budgets carry their reference; the attachments carry the tables voted on.
     reference = payload.get("reference")
     if reference is not None and (not isinstance(reference, str) or len(reference) > 200):
         raise invalid_field((*loc, "reference"), "a reference is a string of at most 200 characters")

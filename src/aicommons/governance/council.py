@@ -202,7 +202,8 @@ def publish_motion(session: Session, *, actor: Principal, motion_id: int) -> Mot
                    .with_for_update())
     motion = agenda.load_for_update(session, motion_id)
     agenda.require_status(motion, MotionStatus.TALLIED, doing="publishing")
-    effect = _take_effect(session, motion, actor) if motion.outcome == rules.Outcome.PASSED.value else None
+    passed = motion.outcome == rules.Outcome.PASSED.value
+    effect = _take_effect(session, motion, actor) if passed else _after_rejection(session, motion)
     seat_council(session)
     motion.status = MotionStatus.PUBLISHED
     motion.published_at = motion.updated_at = clock.now()
@@ -234,6 +235,10 @@ def _take_effect(session: Session, motion: Motion, actor: Principal) -> str | No
             return f"none: contribution scale {scale.id} was already {scale.status.value.replace('_', ' ')}"
         service.put_scale_in_force(session, scale_id=scale.id, motion_id=motion.id)
         return f"contribution scale {payload['scale_id']} in force"
+    if motion.kind in (MotionKind.CALL_APPROVAL, MotionKind.SLATE_APPROVAL):
+        from aicommons.access import council_hooks  # access builds on governance; see agenda._check_payload
+
+        return council_hooks.take_effect(session, motion, passed=True)
     if "waive_arrears" in payload:
         waiver = payload["waive_arrears"]
         try:
@@ -242,6 +247,15 @@ def _take_effect(session: Session, motion: Motion, actor: Principal) -> str | No
         except NotFound as exc:
             return f"none: {exc}"
         return f"{waiver['member_state']} keeps its vote despite arrears up to {waiver['year']}"
+    return None
+
+
+def _after_rejection(session: Session, motion: Motion) -> str | None:
+    """A call or slate the council turned down goes back to its operators."""
+    if motion.kind in (MotionKind.CALL_APPROVAL, MotionKind.SLATE_APPROVAL):
+        from aicommons.access import council_hooks
+
+        return council_hooks.take_effect(session, motion, passed=False)
     return None
 
 

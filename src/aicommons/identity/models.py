@@ -178,3 +178,34 @@ class FacilityMeta(Base):
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(String(500))
+
+
+class InstitutionAlias(Base):
+    """Another name the same organisation goes by (an old name, a translation, a merged lab).
+
+    Conflict-of-interest checks treat every record that shares a name or alias as the same organisation.
+    """
+
+    __tablename__ = "institution_aliases"
+    __table_args__ = (UniqueConstraint("institution_id", "alias"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    institution_id: Mapped[int] = mapped_column(ForeignKey("institutions.id", ondelete="CASCADE"), index=True)
+    alias: Mapped[str] = mapped_column(String(300))
+
+
+class Affiliation(Base):
+    """Where a person works or worked, and when; the current institution on ``Person`` is the open one.
+
+    Kept because a reviewer who left an applicant's institution less than 12 months ago is still conflicted.
+    """
+
+    __tablename__ = "affiliations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    institution_id: Mapped[int] = mapped_column(ForeignKey("institutions.id"))
+    started_on: Mapped[date | None] = mapped_column(Date)
+    ended_on: Mapped[date | None] = mapped_column(Date)
+
+    institution: Mapped[Institution] = relationship(lazy="joined")

@@ -134,5 +134,74 @@ KINDS: dict[str, EntryKind] = {
             {"outcome": "passed | failed | no_quorum", "effect": "what took effect, or null"},
             "The decision was published and, if it passed, took effect.",
         ),
+        EntryKind(
+            "access.call.opened", "urn:aicommons:call:<id>",
+            {"call": "id", "title": "title", "description": "text", "opens_at": "RFC 3339", "closes_at": "RFC 3339",
+             "allocation_starts_on": "ISO 8601 date", "tracks": "list of {track, pool_hours, cap_hours, "
+             "min_award_hours}", "rubric": "list of {name, weight}", "scale": "[1, 5]", "min_reviews": "int",
+             "max_load": "proposals per reviewer", "spread_threshold": "int", "funding_threshold": "fraction",
+             "policy": "merit | share_aware", "tolerance": "fraction", "reply_days": "int", "appeal_days": "int",
+             "motion": "id of the approving motion"},
+            "The council approved a call for proposals; it takes proposals between its dates.",
+        ),
+        EntryKind(
+            "access.call.closed", "urn:aicommons:call:<id>",
+            {"proposals": "number submitted", "requested_hours": "GPU-hours requested in all"},
+            "A call stopped taking proposals; its technical checks and reviews begin.",
+        ),
+        EntryKind(
+            "access.proposal.submitted", "urn:aicommons:proposal:<id>",
+            {"call": "id", "track": "track", "title": "title", "summary": "public summary",
+             "institution": "name", "institution_id": "id", "country": "ISO 3166-1 alpha-2",
+             "requested_hours": "GPU-hours"},
+            "A proposal was submitted to a call. Its people are not named.",
+        ),
+        EntryKind(
+            "access.proposal.rejected", "urn:aicommons:proposal:<id>",
+            {"call": "id", "stage": "technical_check"},
+            "A proposal failed its technical check (the rationale goes to its applicants).",
+        ),
+        EntryKind(
+            "access.appeal.decided", "urn:aicommons:proposal:<id>",
+            {"call": "id", "outcome": "upheld | dismissed"},
+            "An appeal against a rejection was decided by a second operator.",
+        ),
+        EntryKind(
+            "access.proposal.closed", "urn:aicommons:proposal:<id>",
+            {"call": "id", "final_report": "{summary, outputs: list of {kind, title, identifier}}"},
+            "A funded project ended with its final report listing what it produced.",
+        ),
+        EntryKind(
+            "access.ranking.published", "urn:aicommons:call:<id>",
+            {"funding_threshold": "fraction", "rubric": "list of {name, weight}",
+             "ranking": "list of {proposal_id, track, score, criterion_means, spread, submitted_at, rank, "
+             "track_rank, fundable, title, institution, country, requested_hours, review}"},
+            "A call's proposals were scored and ranked. Individual reviews and reviewers are never published.",
+        ),
+        EntryKind(
+            "access.conflict.overridden", "urn:aicommons:proposal:<id>",
+            {"call": "id", "rules": "list of conflict rules set aside: institution | same_call | delegate | "
+             "declared"},
+            "An operator assigned a reviewer despite a conflict rule, with a written justification kept "
+            "for the panel (the reviewer and the justification are not published).",
+        ),
+        EntryKind(
+            "access.allocation.granted", "urn:aicommons:allocation:<id>",
+            {"proposal": "id", "call": "id", "project": "title", "track": "track", "member_state": "code",
+             "budget_gpu_seconds": "exact integer", "starts_on": "ISO 8601 date", "ends_on": "ISO 8601 date",
+             "status": "active", "motion": "id of the motion approving the slate"},
+            "An approved slate granted GPU time to a project.",
+        ),
+        EntryKind(
+            "access.allocation.changed", "urn:aicommons:allocation:<id>",
+            {"...": "the allocation's facts as granted, changed", "renewal_proposal": "id, for a renewal",
+             "added_hours": "GPU-hours added by a renewal"},
+            "An allocation was extended by a renewal, or expired.",
+        ),
+        EntryKind(
+            "access.allocation.revoked", "urn:aicommons:allocation:<id>",
+            {"...": "the allocation's facts", "reason": "the operator's stated reason"},
+            "An operator revoked an allocation.",
+        ),
     ]
 }
