@@ -47,7 +47,7 @@ def pick_topics(rng: random.Random, vocabulary: list[str], weights: list[float])
 def make_call(args) -> tuple[list[ReviewerProfile], list[ProposalProfile]]:
     rng = random.Random(args.seed)
     vocabulary = [f"topic-{t:03d}" for t in range(args.topics)]
-    weights = [1 / (rank + 1) ** 0.5 for rank in range(args.topics)]  # a few hot topics, a long tail
+    weights = [1 / (rank + 1) ** args.zipf for rank in range(args.topics)]  # a few hot topics, a long tail
     country_of = [rng.choice(COUNTRIES) for _ in range(args.institutions)]
     proposal_ids = list(range(1, args.proposals + 1))
     reviewer_ids = list(range(1, args.reviewers + 1))
@@ -117,6 +117,7 @@ def main() -> None:
     parser.add_argument("--reviewers", type=int, default=2000)
     parser.add_argument("--institutions", type=int, default=300)
     parser.add_argument("--topics", type=int, default=200)
+    parser.add_argument("--zipf", type=float, default=0.5, help="topic popularity exponent; 0 for uniform")
     parser.add_argument("--reviews", type=int, default=3, help="reviews per proposal")
     parser.add_argument("--max-load", type=int, default=10)
     parser.add_argument("--seed", type=int, default=1)

@@ -2,7 +2,7 @@
 
 Revision ID: 0004
 Revises: 0003
-Create Date: 2026-11-28 00:32:59.627966
+Create Date: 2026-11-28 00:41:37.979238
 """
 
 from alembic import op
@@ -233,7 +233,7 @@ def upgrade() -> None:
                 "rejected",
                 "active",
                 "closed",
-                name="proposal_status",
+                name="proposal_rejected_from",
                 native_enum=False,
                 create_constraint=True,
                 length=32,

@@ -16,6 +16,7 @@ from sqlalchemy import select, text
 from swagger_ui_bundle import swagger_ui_path
 
 from aicommons import __version__, problems
+from aicommons.access.api import router as access_api
 from aicommons.config import Settings, get_settings, read_or_create_secret
 from aicommons.database import create_db_engine, make_session_factory
 from aicommons.governance.api import router as governance_api
@@ -92,6 +93,7 @@ def create_app(settings: Settings | None = None, *, verify_schema: bool = True) 
     app.include_router(identity_api)
     app.include_router(ledger_api)
     app.include_router(governance_api)
+    app.include_router(access_api)
     app.include_router(pages.router)
     app.include_router(identity_pages.router)
     app.include_router(ledger_pages.router)

@@ -137,3 +137,14 @@ async def read_only(request: Request, query: Callable[[Session], BaseModel]) -> 
                 session.rollback()
 
     return Response(await run_in_threadpool(work), media_type="application/json")
+
+
+def _viewer(request: Request, db: DB) -> Principal | None:
+    """Who is reading, so that operators see drafts. Reading is public: bad credentials read as the public."""
+    try:
+        return optional_principal(request, db)
+    except Unauthenticated:
+        return None
+
+
+Viewer = Annotated[Principal | None, Depends(_viewer)]

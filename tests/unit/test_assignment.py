@@ -124,6 +124,11 @@ def test_small_calls_get_the_best_coverage_then_the_best_match(call):
                       if (p.proposal_id, r.person_id) in set(existing))
     best_pairs, best_match = brute_force_best(reviewers, proposals, applicants, per_proposal, existing)
     assert (len(ours.pairs) - len(existing), ours.total_match - fixed_match) == (best_pairs, best_match)
+    # With one candidate per proposal the flow alone could not reach full coverage; the augmenting step does.
+    narrow = assignment.assign(reviewers, proposals, reviews_per_proposal=per_proposal, existing=existing,
+                               applicants=applicants, candidates_per_proposal=1)
+    assert len(narrow.pairs) - len(existing) == best_pairs
+    assert_keeps_the_rules(narrow, reviewers, proposals, applicants, existing)
 
 
 @settings(max_examples=150, deadline=None)
@@ -177,7 +182,8 @@ def test_a_proposal_greedy_leaves_short_is_completed_by_an_augmenting_path():
     assert ours.pairs == [(1, 11), (2, 10)] and ours.short == {}
 
 
-def test_a_chain_of_moves_frees_a_place_even_at_some_cost_in_match():
+@pytest.mark.parametrize("candidates_per_proposal", [1, 24])
+def test_a_chain_of_moves_frees_a_place_even_at_some_cost_in_match(candidates_per_proposal):
     # Only 10 may review proposal 3, and greedy gives 10 to proposal 1. Proposal 1 may move to 11 (12 declared a
     # conflict with it) only if proposal 2 moves from 11 to 12. Coverage comes first: greedy matches more (2 vs 1)
     # but leaves proposal 3 without a review.
@@ -186,7 +192,8 @@ def test_a_chain_of_moves_frees_a_place_even_at_some_cost_in_match():
     proposals = [proposal(1, {"nlp"}), proposal(2, {"nlp"}), proposal(3, orgs={"institution:1"})]
     base = assignment.greedy(reviewers, proposals, reviews_per_proposal=1)
     assert base.pairs == [(1, 10), (2, 11)] and base.short == {3: 1}
-    ours = assignment.assign(reviewers, proposals, reviews_per_proposal=1)
+    ours = assignment.assign(reviewers, proposals, reviews_per_proposal=1,
+                             candidates_per_proposal=candidates_per_proposal)
     assert ours.pairs == [(1, 11), (2, 12), (3, 10)] and ours.short == {}
 
 

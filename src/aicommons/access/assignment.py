@@ -442,6 +442,6 @@ def assign(reviewers: Iterable[ReviewerProfile], proposals: Iterable[ProposalPro
         for j in mine:
             edges[i].setdefault(j, weight.get(j, 0))
     flow = _Flow(call, edges)
-    pass  # flow.run()
+    flow.run()
     flow.balance(call.fixed)
     return _result(call, flow.on, reviews_per_proposal)

@@ -46,7 +46,8 @@ def parse_fraction(value: object, loc: tuple, *, low: Fraction, high: Fraction) 
 
 
 def load_for_update(session: Session, model: type[T], ident: int, what: str) -> T:
-    row = session.scalar(select(model).where(model.id == ident).with_for_update())  # type: ignore[attr-defined]
+    # "OF" the row itself: eager joins to its relations would otherwise put FOR UPDATE on an outer join.
+    row = session.scalar(select(model).where(model.id == ident).with_for_update(of=model))  # type: ignore[attr-defined]
     if row is None:
         raise NotFound(f"no {what} {ident}")
     return row

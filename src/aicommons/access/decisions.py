@@ -54,7 +54,7 @@ def rank_call(session: Session, *, actor: Principal, call_id: int) -> Call:
     if call.status is not CallStatus.CLOSED:
         raise Conflict(f"call {call.id} is {call.status.value.replace('_', ' ')}; a closed call is ranked")
     proposals = list(session.scalars(select(Proposal).where(Proposal.call_id == call.id).order_by(Proposal.id)
-                                     .with_for_update()))
+                                     .with_for_update(of=Proposal)))
     waiting = [p.id for p in proposals if p.status in (ProposalStatus.SUBMITTED, ProposalStatus.TECHNICAL_CHECK,
                                                         ProposalStatus.IN_REVIEW)]
     if waiting:

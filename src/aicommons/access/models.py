@@ -165,7 +165,7 @@ class Proposal(Base):
     rationale: Mapped[str | None] = mapped_column(Text)
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    rejected_from: Mapped[ProposalStatus | None] = mapped_column(_enum(ProposalStatus, "proposal_status"))
+    rejected_from: Mapped[ProposalStatus | None] = mapped_column(_enum(ProposalStatus, "proposal_rejected_from"))
     final_report: Mapped[dict | None] = mapped_column(JSON)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 

@@ -342,7 +342,7 @@ def release_reviews(session: Session, *, actor: Principal, call_id: int) -> Call
     proposals = list(session.scalars(select(Proposal).where(Proposal.call_id == call.id,
                                                             Proposal.status.in_((ProposalStatus.IN_REVIEW,
                                                                                  ProposalStatus.TECHNICAL_CHECK)))
-                                     .order_by(Proposal.id).with_for_update()))
+                                     .order_by(Proposal.id).with_for_update(of=Proposal)))
     unchecked = [p.id for p in proposals if p.status is ProposalStatus.TECHNICAL_CHECK]
     if unchecked:
         raise Conflict(f"technical check still to do for proposals {', '.join(map(str, unchecked))}")

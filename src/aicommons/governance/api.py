@@ -9,11 +9,11 @@ from fractions import Fraction
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Path, Request, Response, status
+from fastapi import APIRouter, Path, Request, Response, status
 from starlette.concurrency import run_in_threadpool
 
-from aicommons.deps import DB, CurrentPrincipal, optional_principal
-from aicommons.errors import Conflict, NotFound, Unauthenticated, invalid_field
+from aicommons.deps import DB, CurrentPrincipal, Viewer
+from aicommons.errors import Conflict, NotFound, invalid_field
 from aicommons.governance import agenda, council, policy, rules, service
 from aicommons.governance.models import MotionStatus
 from aicommons.governance.schemas import (
@@ -37,7 +37,6 @@ from aicommons.governance.schemas import (
     ScaleOut,
 )
 from aicommons.identity import accounts
-from aicommons.identity.policy import Principal
 
 router = APIRouter(prefix="/api/v1")
 Year = Annotated[int, Path(ge=1950, le=2100)]
@@ -45,15 +44,6 @@ Year = Annotated[int, Path(ge=1950, le=2100)]
 Filename = Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")]
 
 
-def _viewer(request: Request, db: DB) -> Principal | None:
-    """Who is reading, so operators see drafts. Reading is public: bad credentials read as the public."""
-    try:
-        return optional_principal(request, db)
-    except Unauthenticated:
-        return None
-
-
-Viewer = Annotated[Principal | None, Depends(_viewer)]
 
 
 # --- contributions -------------------------------------------------------------------------------
