@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from aicommons import __version__
+from aicommons.access.cli import access_app
 from aicommons.cli_support import console, err_console, settings
 from aicommons.database import create_db_engine
 from aicommons.demo.cli import demo_app
@@ -28,6 +29,7 @@ app.add_typer(token_app, name="token")
 app.add_typer(demo_app, name="demo")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(governance_app, name="governance")
+app.add_typer(access_app, name="access")
 
 
 @app.command()

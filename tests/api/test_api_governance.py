@@ -509,7 +509,7 @@ def test_illegal_lifecycle_transitions_are_409_and_change_nothing(client, counci
 
 def test_attachments_are_refused_once_voting_opens(client, council, settings):
     op = council.operator.headers
-    motion_id = draft(client, council, "slate_approval")["id"]
+    motion_id = draft(client, council, "budget")["id"]
     url = f"/api/v1/motions/{motion_id}/attachments"
     with at(0):
         _ok(client.put(f"{url}/slate.csv", headers={**op, "content-type": "text/csv"}, content=b"proposal,hours\n"))

@@ -25,7 +25,10 @@ from aicommons.web.labels import MOTION_KIND_LABELS, OUTCOME_LABELS, STATUS_LABE
 from aicommons.web.render import CsrfForm, login_redirect, redirect, render
 
 router = APIRouter(include_in_schema=False)
-DRAFTABLE = [kind for kind in MotionKind if kind is not MotionKind.CONSTITUTION_AMENDMENT]
+# Amendments are drafted through the API; calls and slates are put to the council from the calls' pages,
+# which draft their motions with the terms attached.
+FROM_ELSEWHERE = (MotionKind.CONSTITUTION_AMENDMENT, MotionKind.CALL_APPROVAL, MotionKind.SLATE_APPROVAL)
+DRAFTABLE = [kind for kind in MotionKind if kind not in FROM_ELSEWHERE]
 MAX_TITLE, MAX_TEXT, MAX_REFERENCE = 300, 100_000, 200
 DEFAULT_VOTING_DAYS = 7
 
@@ -203,7 +206,7 @@ def motion_edit(request: Request, form: CsrfForm, db: DB, principal: MaybePrinci
         motion = agenda.get_motion(db, motion_id, viewer=principal)
         title, text = _title_and_text(form)
         # An amendment's rules are JSON; they are edited through the API, not this form.
-        payload = None if motion.kind is MotionKind.CONSTITUTION_AMENDMENT else _payload(form, motion.kind)
+        payload = None if motion.kind in FROM_ELSEWHERE else _payload(form, motion.kind)
         participants = _participants(form) or ([] if motion.participants else None)
         agenda.edit_motion(db, motion_id=motion_id, actor=principal, title=title, text=text, payload=payload,
                             participants=participants)
