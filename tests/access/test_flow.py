@@ -11,10 +11,10 @@ from aicommons import clock
 from aicommons.access import calls, proposals, reviews
 from aicommons.access.models import Allocation, CallStatus, ProposalStatus, Track
 from aicommons.database import unit_of_work
-from aicommons.identity import accounts
 from aicommons.errors import Conflict, Invalid
+from aicommons.identity import accounts
 from aicommons.ledger.models import LedgerEntry
-from tests.access.world import T0, World, p
+from tests.access.world import World, p
 
 
 @pytest.fixture
@@ -48,7 +48,7 @@ def test_a_call_runs_from_council_approval_to_allocations(world, factory):
                      scores_for=lambda pid, i: {ids[0]: 5, ids[1]: 4, ids[2]: 3}[pid])
     world.release(call_id, at=closed + timedelta(days=20))
     world.rank(call_id, at=closed + timedelta(days=40))
-    slate_id, motion_id = world.propose_slate(call_id, at=closed + timedelta(days=41))
+    _slate_id, motion_id = world.propose_slate(call_id, at=closed + timedelta(days=41))
     world.decide(motion_id, at=closed + timedelta(days=41))
     with factory() as s:
         got = {pid: proposals.get_proposal(s, pid) for pid in [*ids, fast]}
@@ -96,9 +96,8 @@ def test_no_reviewer_is_assigned_against_a_conflict_rule(world, factory):
     with clock.frozen_at(closed), unit_of_work(factory) as s:
         person = accounts.get_person(s, reviewer.person.id)
         person.institution_id = world.institutions["DE"]  # now works at the applicant's university
-    with clock.frozen_at(closed), unit_of_work(factory) as s:
-        with pytest.raises(Conflict, match="institution"):
-            reviews.assign_manually(s, actor=p(world.operator), proposal_id=pid, reviewer_id=reviewer.person.id)
+    with clock.frozen_at(closed), unit_of_work(factory) as s, pytest.raises(Conflict, match="institution"):
+        reviews.assign_manually(s, actor=p(world.operator), proposal_id=pid, reviewer_id=reviewer.person.id)
     with clock.frozen_at(closed), unit_of_work(factory) as s:
         reviews.assign_automatically(s, actor=p(world.operator), call_id=call_id)
         assigned = {a.reviewer_id for a in reviews.live_assignments(s, call_id)}

@@ -38,7 +38,7 @@ class World:
     researchers: dict = field(default_factory=dict)  # country -> Member
     reviewers: list = field(default_factory=list)
 
-    def build(self, reviewer_countries=("DE", "FR", "FI", "PT", "DE", "FR")) -> World:
+    def build(self, reviewers=6) -> World:
         for code in STATES:
             self.delegates[code] = self.people.make(Role.DELEGATE, state=code)
         self.operator = self.people.make(Role.OPERATOR)
@@ -54,12 +54,12 @@ class World:
             self.institutions["IRI"] = other.id
         for code in STATES:
             self.researchers[code] = self.member(Role.RESEARCHER, f"pi@{DOMAINS[code]}", self.institutions[code])
-        for i, code in enumerate(reviewer_countries):
-            # Reviewers work at another country's university, so that conflicts are specific.
+        topics = ["language models", "vision", "climate"]
+        for i in range(reviewers):
+            # Reviewers work at an institute no applicant is from, so that conflicts are specific.
             member = self.member(Role.REVIEWER, f"reviewer{i}@iri.example", self.institutions["IRI"])
             with unit_of_work(self.factory) as s:
-                reviews.set_expertise(s, actor=p(member), keywords=["language models", "vision", "climate"][: 1 + i % 3],
-                                      max_load=None)
+                reviews.set_expertise(s, actor=p(member), keywords=topics[: 1 + i % 3], max_load=None)
             self.reviewers.append(member)
         return self
 
