@@ -67,9 +67,9 @@ def test_submission_after_the_close_date_is_a_409_and_changes_nothing(world, fac
     call_id = world.draft_call()
     world.approve_call(call_id)
     draft = world.propose(call_id, "DE", submit=False)
-    with clock.frozen_at(world.closes_at(call_id)), unit_of_work(factory) as s:
-        with pytest.raises(Conflict, match="closed"):
-            proposals.submit_proposal(s, actor=p(world.researchers["DE"]), proposal_id=draft)
+    with clock.frozen_at(world.closes_at(call_id)), unit_of_work(factory) as s, \
+            pytest.raises(Conflict, match="closed"):
+        proposals.submit_proposal(s, actor=p(world.researchers["DE"]), proposal_id=draft)
     with factory() as s:
         assert proposals.get_proposal(s, draft).status is ProposalStatus.DRAFT
 
