@@ -48,9 +48,9 @@ def test_applicants_reply_once_within_the_period_and_see_anonymous_reviews(world
         assert [r.label for r in seen] == ["Reviewer 1", "Reviewer 2", "Reviewer 3"]
         assert all(r.weighted == 5 and r.comments.startswith("Comments") for r in seen)
         proposals.reply_to_reviews(s, actor=de, proposal_id=ids[0], reply="We will add a baseline.")
-    with clock.frozen_at(closed + timedelta(days=3)), unit_of_work(factory) as s, \
-            pytest.raises(Conflict, match="once"):
-        proposals.reply_to_reviews(s, actor=de, proposal_id=ids[0], reply="And another thing.")
+    with clock.frozen_at(closed + timedelta(days=3)), unit_of_work(factory) as s:
+        with pytest.raises(Conflict, match="once"):
+            proposals.reply_to_reviews(s, actor=de, proposal_id=ids[0], reply="And another thing.")
         with pytest.raises(Forbidden):
             proposals.reply_to_reviews(s, actor=p(world.researchers["FR"]), proposal_id=ids[0], reply="Not mine.")
     with clock.frozen_at(closed + timedelta(days=30)), unit_of_work(factory) as s, \
@@ -98,9 +98,9 @@ def test_an_appeal_after_its_deadline_is_refused(world, factory):
     world.approve_call(call_id)
     pid = world.propose(call_id, "DE")
     closed = world.close(call_id)
-    with clock.frozen_at(closed), unit_of_work(factory) as s, \
-            pytest.raises(Invalid):
-        proposals.record_technical_check(s, actor=p(world.operator), proposal_id=pid, passed=False, notes=" ")
+    with clock.frozen_at(closed), unit_of_work(factory) as s:
+        with pytest.raises(Invalid):
+            proposals.record_technical_check(s, actor=p(world.operator), proposal_id=pid, passed=False, notes=" ")
         proposals.record_technical_check(s, actor=p(world.operator), proposal_id=pid, passed=False,
                                          notes="Requests H200s for a CPU-only workload.")
     with clock.frozen_at(closed + timedelta(days=31)), unit_of_work(factory) as s, \
@@ -165,14 +165,14 @@ def test_allocations_are_managed_by_their_pi_and_revoked_with_a_reason(world, fa
         allocation_id = allocation.id
         assert [m.person_id for m in allocation.members] == [world.researchers["DE"].person.id]
     fr_email = world.researchers["FR"].person.email
-    with clock.frozen_at(decided), unit_of_work(factory) as s, \
-            pytest.raises(Forbidden):
-        allocations.add_member(s, actor=p(world.researchers["FR"]), allocation_id=allocation_id, email=fr_email)
+    with clock.frozen_at(decided), unit_of_work(factory) as s:
+        with pytest.raises(Forbidden):
+            allocations.add_member(s, actor=p(world.researchers["FR"]), allocation_id=allocation_id, email=fr_email)
         allocations.add_member(s, actor=p(world.researchers["DE"]), allocation_id=allocation_id, email=fr_email)
         proposals.accept_award(s, actor=p(world.researchers["DE"]), proposal_id=ids[0])
-    with clock.frozen_at(decided), unit_of_work(factory) as s, \
-            pytest.raises(Invalid):
-        allocations.revoke(s, actor=p(world.operator), allocation_id=allocation_id, reason="")
+    with clock.frozen_at(decided), unit_of_work(factory) as s:
+        with pytest.raises(Invalid):
+            allocations.revoke(s, actor=p(world.operator), allocation_id=allocation_id, reason="")
         allocations.revoke(s, actor=p(world.operator), allocation_id=allocation_id, reason="Breach of terms.")
     with factory() as s:
         assert allocations.get_allocation(s, allocation_id).status is AllocationStatus.REVOKED
