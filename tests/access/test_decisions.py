@@ -211,3 +211,38 @@ def test_a_declared_conflict_withdraws_the_assignment(world, factory):
             reviews.submit_review(s, actor=p(reviewer), proposal_id=pid, scores={}, comments_for_applicants="x")
         reviews.assign_automatically(s, actor=p(world.operator), call_id=call_id)
         assert first not in {a.reviewer_id for a in reviews.live_assignments(s, call_id)}
+
+
+def test_a_renewal_is_reviewed_again_and_adds_to_its_allocation(world, factory):
+    call_id, ids, closed = reviewed_call(world)
+    world.rank(call_id, at=closed + timedelta(days=20))
+    _, motion_id = world.propose_slate(call_id, at=closed + timedelta(days=21))
+    world.decide(motion_id, at=closed + timedelta(days=21))
+    with factory() as s:
+        allocation = s.scalar(select(Allocation).where(Allocation.proposal_id == ids[0]))
+        allocation_id, budget, ends_on = allocation.id, allocation.budget_gpu_seconds, allocation.ends_on
+    second = world.draft_call(at=closed + timedelta(days=60))
+    world.approve_call(second, at=closed + timedelta(days=60))
+    with clock.frozen_at(world.open_at(second) + timedelta(hours=1)), unit_of_work(factory) as s:
+        text = proposals.text_of(proposals.get_proposal(s, ids[0]))
+        with pytest.raises(Invalid, match="your own"):
+            proposals.create_proposal(s, actor=p(world.researchers["FR"]), call_id=second, text=text,
+                                      renews_allocation_id=allocation_id)
+    with clock.frozen_at(world.open_at(second) + timedelta(hours=1)), unit_of_work(factory) as s:
+        from dataclasses import replace
+
+        renewal = proposals.create_proposal(s, actor=p(world.researchers["DE"]), call_id=second,
+                                            text=replace(text, track=Track.FAST_LANE, requested_hours=300),
+                                            renews_allocation_id=allocation_id)
+        proposals.submit_proposal(s, actor=p(world.researchers["DE"]), proposal_id=renewal.id)
+        renewal_id = renewal.id
+    closed2 = world.close(second)
+    world.pass_checks(renewal_id, at=closed2)
+    world.rank(second, at=closed2)
+    _, motion2 = world.propose_slate(second, at=closed2)
+    world.decide(motion2, at=closed2)
+    with factory() as s:
+        allocation = allocations.get_allocation(s, allocation_id)
+        assert allocation.budget_gpu_seconds == budget + 300 * 3600
+        assert allocation.ends_on > ends_on
+        assert s.scalar(select(Allocation).where(Allocation.proposal_id == renewal_id)) is None
