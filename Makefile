@@ -41,6 +41,7 @@ test: install-test system-deps
 bench: install-test system-deps
 	$(BIN)/python benchmarks/api.py
 	$(BIN)/python benchmarks/ledger.py
+	$(BIN)/python benchmarks/review_assignment.py
 
 lint: install-test
 	$(BIN)/ruff check src tests benchmarks migrations

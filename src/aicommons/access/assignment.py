@@ -1,30 +1,26 @@
 """Automatic assignment of reviewers to proposals (pure, no I/O).
 
-Every proposal needs ``reviews_per_proposal`` reviewers, no reviewer takes more than ``max_load``
-proposals, and no reviewer ever gets a proposal they have a conflict of interest with (``coi``). Within
-those rules ``assign`` wants, in this order:
+Every proposal needs ``reviews_per_proposal`` reviewers, no reviewer takes more than ``max_load`` proposals,
+and no reviewer ever gets a proposal they have a conflict of interest with (``coi``). Within those rules
+``assign`` wants, in this order: (1) coverage, as many reviews as can be given at all, so a proposal is short
+only when no arrangement could complete it; (2) expertise, the greatest total match (keywords a reviewer
+shares with the proposal, summed over the pairs); (3) balance, among reviewers of equal match the less loaded.
 
-1. coverage: as many reviews as can be given at all, so a proposal is short only when no arrangement
-   could complete it;
-2. expertise: the greatest total match (keywords a reviewer shares with the proposal, summed over pairs);
-3. balance: among reviewers of equal match, the less loaded one.
+It is a minimum-cost maximum flow: source -> proposal (capacity: reviews still needed) -> reviewer (capacity 1,
+cost -match) -> sink (capacity: load left), solved by the primal-dual method (Ahuja, Magnanti and Orlin,
+*Network Flows*, 9.7-9.8): Dijkstra on reduced costs moves the node potentials, then a Dinic blocking flow
+takes every augmenting path of zero reduced cost, until the sink is out of reach. Each step keeps the flow
+the cheapest of its size, and a call of 5,000 proposals needs a handful of Dijkstras.
 
-It is a minimum-cost maximum flow: source -> proposal (capacity: reviews still needed) -> reviewer
-(capacity 1, cost -match) -> sink (capacity: load left). Successive shortest paths with node potentials
-(Dijkstra on reduced costs) keep the flow cheapest for its size at every step; after each Dijkstra every
-augmenting path of zero reduced cost is taken before the next one (the primal-dual method: Ahuja, Magnanti
-and Orlin, *Network Flows*, sections 9.7 and 9.8), so a few dozen Dijkstras route a call's reviews.
-
-A call of 5,000 proposals and 2,000 reviewers has ten million pairs, too many for the flow. It runs on a
-candidate graph instead: each proposal's best ``candidates_per_proposal`` reviewers by match, plus every pair
-of a maximum-coverage assignment found beforehand by augmenting paths over *all* non-conflicted pairs
-(starting from the greedy baseline). So the flow reaches the best possible coverage, and the greedy
-assignment is one of the flows it chooses among: ``assign`` never matches less than ``greedy`` unless it
-gives more reviews than ``greedy`` does. Balance is settled last by moves between reviewers of equal match.
+Ten million pairs are too many for the flow, so it runs on a candidate graph: each proposal's best
+``candidates_per_proposal`` reviewers by match, plus the pairs of a maximum-coverage assignment found first by
+augmenting paths over *all* allowed pairs, starting from the greedy baseline. So the flow reaches the best
+coverage, and the greedy assignment is one of the flows it chooses among: ``assign`` never matches less than
+``greedy`` unless it gives more reviews. Balance is settled last, by moves between reviewers of equal match.
 """
-
 from __future__ import annotations
 
+import bisect
 import itertools
 from collections import Counter, deque
 from collections.abc import Iterable, Sequence
@@ -106,8 +102,8 @@ class _Call:
     fixed: list[set[int]]  # per proposal, reviewer indices of the existing pairs
     need: list[int]  # per proposal, reviews still needed after the existing pairs
     room: list[int]  # per reviewer, proposals it can still take after the existing pairs
-    candidates: list[list[tuple[int, int]]]  # per proposal, (reviewer, match > 0), best first, ties by id
-    fixed_match: int
+    shared: list[Counter[int]]  # per proposal, reviewer -> keywords shared (absent: none)
+    ranked: list[list[int]]  # per proposal, allowed reviewers sharing a keyword, best match first, ties by id
 
 
 def _prepare(reviewers: Iterable[ReviewerProfile], proposals: Iterable[ProposalProfile], per_proposal: int,
@@ -122,35 +118,33 @@ def _prepare(reviewers: Iterable[ReviewerProfile], proposals: Iterable[ProposalP
     conflicts = coi.conflicted(reviewers, proposals, applicants)
     barred = [{r_index[r] for r in conflicts[p.proposal_id]} for p in proposals]
     fixed: list[set[int]] = [set() for _ in proposals]
-    fixed_match = 0
     for proposal_id, reviewer_id in existing:
         if proposal_id not in p_index or reviewer_id not in r_index:
             raise ValueError(f"existing pair ({proposal_id}, {reviewer_id}) names an unknown proposal or reviewer")
         i, j = p_index[proposal_id], r_index[reviewer_id]
-        if j in barred[i] or j in fixed[i]:
-            raise ValueError(f"existing pair ({proposal_id}, {reviewer_id}) is conflicted or given twice")
-        fixed[i].add(j)
-        fixed_match += match(reviewers[j], proposals[i])
+        if j in fixed[i]:
+            raise ValueError(f"existing pair ({proposal_id}, {reviewer_id}) is given twice")
+        fixed[i].add(j)  # even when conflicted: a person may have overridden the rule, with a justification
     room = [r.max_load for r in reviewers]
     for taken in fixed:
         for j in taken:
             room[j] -= 1
-    if over := [reviewers[j].person_id for j, left in enumerate(room) if left < 0]:
-        raise ValueError(f"existing pairs exceed the max_load of reviewers {over}")
+    room = [max(0, left) for left in room]  # a reviewer whom existing pairs put past max_load gets nothing more
     by_topic: dict[str, list[int]] = {}
     for j, reviewer in enumerate(reviewers):
         for topic in _topics(reviewer.keywords):
             by_topic.setdefault(topic, []).append(j)
-    candidates = []
+    shared, ranked = [], []
     for i, proposal in enumerate(proposals):
-        shared: Counter[int] = Counter()
+        mine: Counter[int] = Counter()
         for topic in _topics(proposal.keywords):
-            shared.update(by_topic.get(topic, ()))
-        excluded = barred[i] | fixed[i]
-        candidates.append(sorted(((j, w) for j, w in shared.items() if j not in excluded),
-                                 key=lambda c: (-c[1], c[0])))
+            mine.update(by_topic.get(topic, ()))
+        order = sorted(mine.keys() - barred[i] - fixed[i])
+        order.sort(key=mine.__getitem__, reverse=True)  # stable, so equal matches stay in id order
+        shared.append(mine)
+        ranked.append(order)
     return _Call(proposals, reviewers, barred, fixed, [max(0, per_proposal - len(f)) for f in fixed], room,
-                 candidates, fixed_match)
+                 shared, ranked)
 
 
 def _greedy_pairs(call: _Call) -> list[list[int]]:
@@ -160,7 +154,7 @@ def _greedy_pairs(call: _Call) -> list[list[int]]:
     chosen: list[list[int]] = []
     for i, need in enumerate(call.need):
         mine: list[int] = []
-        for j, _w in call.candidates[i]:
+        for j in call.ranked[i]:
             if len(mine) == need:
                 break
             if room[j] > 0:
@@ -233,21 +227,17 @@ class _Flow:
     """Min-cost max-flow on the candidate graph; proposal and reviewer indices, costs are -match."""
 
     def __init__(self, call: _Call, edges: list[dict[int, int]]):
-        self.need, self.room = call.need, call.room
-        self.weight = edges
+        self.need, self.room, self.weight = call.need, call.room, edges
         self.adjacent = [sorted(mine, key=lambda j, mine=mine: (-mine[j], j)) for mine in edges]
         self.on: list[set[int]] = [set() for _ in edges]
         self.holders: list[set[int]] = [set() for _ in call.reviewers]
-        self.load = [0] * len(call.reviewers)
-        self.filled = [0] * len(edges)
+        self.load, self.filled = [0] * len(call.reviewers), [0] * len(edges)
         # Potentials that make every reduced cost non-negative while the flow is empty: costs are -match.
-        self.pot_p = [0] * len(edges)
-        self.pot_r = [0] * len(call.reviewers)
+        self.pot_p, self.pot_r = [0] * len(edges), [0] * len(call.reviewers)
         for mine in edges:
             for j, w in mine.items():
                 self.pot_r[j] = min(self.pot_r[j], -w)
         self.pot_t = min(self.pot_r, default=0)
-        self.stamp, self.seen_p, self.seen_r = 0, [0] * len(edges), [0] * len(call.reviewers)
 
     def run(self) -> None:
         while self._shortest_paths() is not None:
@@ -298,45 +288,75 @@ class _Flow:
         return to_sink
 
     def _augment_round(self) -> int:
-        """Augment along zero-reduced-cost paths, each node searched at most once; how many were found."""
-        self.stamp += 1
+        """One blocking flow (Dinic) in the admissible graph: the zero-reduced-cost residual edges, layered by
+        distance from the sources so that paths stay short; how many augmenting paths it found."""
+        level_p, level_r = self._levels()
+        next_p: list = [None] * len(level_p)  # each node's edge iterator, kept for the round: edges that
+        next_r: list = [None] * len(level_r)  # led nowhere lead nowhere for the rest of it
         found = 0
         for root, need in enumerate(self.need):
-            while self.filled[root] < need and self.pot_p[root] == 0 and self._augment_from(root):
+            while self.filled[root] < need and level_p[root] == 0 and self._augment_from(root, level_p, level_r,
+                                                                                         next_p, next_r):
                 found += 1
         return found
 
-    def _augment_from(self, root: int) -> bool:
-        """Iterative depth-first search in the admissible graph; a path ends at a reviewer with room left."""
-        self.seen_p[root] = self.stamp
-        stack = [(0, root, self._admissible_reviewers(root))]
+    def _is_sink_edge(self, j: int) -> bool:
+        return self.load[j] < self.room[j] and self.pot_r[j] == self.pot_t
+
+    def _levels(self) -> tuple[list[int], list[int]]:
+        """Breadth-first layers of the admissible graph from the admissible sources; -1 where unreached."""
+        level_p, level_r = [-1] * len(self.need), [-1] * len(self.room)
+        queue = deque(i for i, need in enumerate(self.need) if self.filled[i] < need and self.pot_p[i] == 0)
+        for i in queue:
+            level_p[i] = 0
+        while queue:
+            i = queue.popleft()
+            for j in self._admissible_reviewers(i):
+                if level_r[j] < 0:
+                    level_r[j] = level_p[i] + 1
+                    if not self._is_sink_edge(j):  # a path would end here; going on only makes it longer
+                        for q in self._admissible_holders(j):
+                            if level_p[q] < 0:
+                                level_p[q] = level_r[j] + 1
+                                queue.append(q)
+        return level_p, level_r
+
+    def _augment_from(self, root: int, level_p, level_r, next_p, next_r) -> bool:
+        """Depth-first search along the layers; a path ends at a reviewer with room left."""
+        stack = [(0, root)]
         while stack:
-            kind, _node, options = stack[-1]
-            nxt = next(options, None)
-            if nxt is None:
-                stack.pop()
-            elif kind == 1:
-                self.seen_p[nxt] = self.stamp
-                stack.append((0, nxt, self._admissible_reviewers(nxt)))
-            elif self.load[nxt] < self.room[nxt] and self.pot_r[nxt] == self.pot_t:
-                self._apply([node for _, node, _ in stack] + [nxt])
-                return True
+            kind, node = stack[-1]
+            if kind == 0:
+                options = next_p[node] = next_p[node] or self._admissible_reviewers(node)
+                j = next(options, None)
+                if j is None:
+                    level_p[node] = -2  # dead for the rest of the round
+                    stack.pop()
+                elif level_r[j] == level_p[node] + 1:
+                    if self._is_sink_edge(j):
+                        self._apply([n for _, n in stack] + [j])
+                        return True
+                    stack.append((1, j))
             else:
-                self.seen_r[nxt] = self.stamp
-                stack.append((1, nxt, self._admissible_holders(nxt)))
+                options = next_r[node] = next_r[node] or self._admissible_holders(node)
+                i = next(options, None)
+                if i is None:
+                    level_r[node] = -2
+                    stack.pop()
+                elif level_p[i] == level_r[node] + 1:
+                    stack.append((0, i))
         return False
 
     def _admissible_reviewers(self, i: int):
-        pot, taken, mine, pot_r, seen_r, stamp = self.pot_p[i], self.on[i], self.weight[i], self.pot_r, self.seen_r, \
-            self.stamp
+        pot, taken, mine, pot_r = self.pot_p[i], self.on[i], self.weight[i], self.pot_r
         for j in self.adjacent[i]:
-            if pot_r[j] == pot - mine[j] and seen_r[j] != stamp and j not in taken:
+            if pot_r[j] == pot - mine[j] and j not in taken:
                 yield j
 
     def _admissible_holders(self, j: int):
         pot = self.pot_r[j]
         for i in sorted(self.holders[j]):
-            if self.pot_p[i] == pot + self.weight[i][j] and self.seen_p[i] != self.stamp:
+            if i in self.holders[j] and self.pot_p[i] == pot + self.weight[i][j]:
                 yield i
 
     def _apply(self, path: list[int]) -> None:
@@ -380,28 +400,35 @@ class _Flow:
 
 
 def _result(call: _Call, on: Sequence[Iterable[int]], per_proposal: int) -> AssignmentResult:
-    pairs, total, loads = [], call.fixed_match, dict.fromkeys((r.person_id for r in call.reviewers), 0)
-    short = {}
+    pairs, total, short, loads = [], 0, {}, dict.fromkeys((r.person_id for r in call.reviewers), 0)
     for i, proposal in enumerate(call.proposals):
-        weight = dict(call.candidates[i])
         mine = sorted(set(on[i]) | call.fixed[i])
         for j in mine:
             reviewer_id = call.reviewers[j].person_id
             pairs.append((proposal.proposal_id, reviewer_id))
             loads[reviewer_id] += 1
-            total += weight.get(j, 0) if j not in call.fixed[i] else 0
+            total += call.shared[i][j]
         if len(mine) < per_proposal:
             short[proposal.proposal_id] = per_proposal - len(mine)
     return AssignmentResult(pairs, total, short, loads)
 
 
-def _add_unmatched_candidates(call: _Call, edges: list[dict[int, int]], contention: Counter[int], wanted: int) -> None:
-    """Top up proposals with fewer matching candidates than ``wanted`` with reviewers of match 0.
+def _best_candidates(ranked: list[int], shared: Counter[int], contention: list[int], wanted: int) -> dict[int, int]:
+    """The ``wanted`` best matches; among equal matches the reviewers fewer proposals compete for, so that the
+    candidate graph spreads over the pool instead of crowding the lowest ids."""
+    if len(ranked) <= wanted:
+        return {j: shared[j] for j in ranked}
+    cut = shared[ranked[wanted - 1]]
+    first = bisect.bisect_left(ranked, -cut, key=lambda j: -shared[j])
+    level = ranked[first:bisect.bisect_right(ranked, -cut, lo=wanted - 1, key=lambda j: -shared[j])]
+    level.sort(key=contention.__getitem__)  # stable: ties stay in id order
+    return {j: shared[j] for j in itertools.chain(ranked[:first], level[:wanted - first])}
 
-    They come from a window that moves along the reviewers least in demand, one proposal to the next, so they
-    spread over the pool. When a call has no more reviewers than ``wanted``, every allowed pair is a candidate
-    and the flow is exact over the whole call.
-    """
+
+def _add_unmatched_candidates(call: _Call, edges: list[dict[int, int]], contention: list[int], wanted: int) -> None:
+    """Top up proposals with fewer matching candidates than ``wanted`` with reviewers of match 0, from a window
+    moving along the reviewers least in demand so that they spread over the pool. With no more reviewers than
+    ``wanted``, every allowed pair is a candidate and the flow is exact over the whole call."""
     order = sorted(range(len(call.reviewers)), key=lambda j: (contention[j], j))
     for i, mine in enumerate(edges):
         if len(mine) >= wanted:
@@ -424,23 +451,25 @@ def greedy(reviewers: Iterable[ReviewerProfile], proposals: Iterable[ProposalPro
 
 def assign(reviewers: Iterable[ReviewerProfile], proposals: Iterable[ProposalProfile], *,
            reviews_per_proposal: int = 3, existing: Iterable[Pair] = (), applicants: CallApplicants | None = None,
-           candidates_per_proposal: int = 24) -> AssignmentResult:
+           candidates_per_proposal: int = 48) -> AssignmentResult:
     """Conflict-free assignment with the best coverage, then the greatest total match, then even loads.
 
-    ``existing`` pairs (proposal_id, reviewer_id), such as manual assignments, are kept and count toward
-    loads and toward their proposal's reviews; a conflicted or over-capacity existing pair is refused.
+    ``existing`` pairs (proposal_id, reviewer_id), such as manual ones, are kept as they are and count toward
+    their reviewer's load and their proposal's reviews. Only the pairs ``assign`` adds are bound by the rules:
+    a manual pair may have overridden a conflict, or a load, by a person's decision recorded elsewhere.
     """
     call = _prepare(reviewers, proposals, reviews_per_proposal, existing, applicants)
     covering = _complete(call, _greedy_pairs(call))
-    # Among equal matches keep the reviewers fewer proposals compete for, so the candidates spread over the pool.
-    contention = Counter(j for mine in call.candidates for j, _ in mine)
-    edges = [dict(sorted(mine, key=lambda c: (-c[1], contention[c[0]], c[0]))[:candidates_per_proposal])
-             for mine in call.candidates]
+    counts: Counter[int] = Counter()
+    for order in call.ranked:
+        counts.update(order)
+    contention = [counts[j] for j in range(len(call.reviewers))]
+    edges = [_best_candidates(order, call.shared[i], contention, candidates_per_proposal)
+             for i, order in enumerate(call.ranked)]
     _add_unmatched_candidates(call, edges, contention, candidates_per_proposal)
     for i, mine in enumerate(covering):
-        weight = dict(call.candidates[i]) if mine - edges[i].keys() else {}
         for j in mine:
-            edges[i].setdefault(j, weight.get(j, 0))
+            edges[i].setdefault(j, call.shared[i][j])
     flow = _Flow(call, edges)
     flow.run()
     flow.balance(call.fixed)

@@ -61,7 +61,9 @@ class ReviewerProfile:
 @dataclass(frozen=True)
 class ProposalProfile:
     proposal_id: int
-    # Keys of the PI's and team members' institutions (as registered), never of free-mail domains.
+    # Keys of the PI's and team members' institutions as registered (their record, name, aliases and
+    # registered domains). Never the suffixes of an email domain: a reviewer's ``domain_keys`` include
+    # "ac.uk", which must match only an institution that registered "ac.uk", not every UK university.
     organisation_keys: frozenset[str]
     countries: frozenset[str]
     people: frozenset[int]  # PI and team, person ids

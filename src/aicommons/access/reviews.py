@@ -5,7 +5,7 @@ and what applicants may see of it (the reviews, anonymised; never who wrote them
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from fractions import Fraction
 from typing import Any
@@ -188,6 +188,9 @@ def assign_automatically(session: Session, *, actor: Principal, call_id: int) ->
                                              .order_by(Proposal.id))]
     reviewers = [_with_load(r, call.max_load) for r in reviewer_profiles(session)]
     existing = [(a.proposal_id, a.reviewer_id) for a in live_assignments(session, call.id)]
+    # A reviewer who lost the role keeps the reviews already assigned, but takes no more.
+    gone = sorted({rid for _, rid in existing} - {r.person_id for r in reviewers})
+    reviewers += [_with_load(r, 0) for r in reviewer_profiles(session, gone)] if gone else []
     in_review = {p.id for p in proposals}
     result = assignment.assign(reviewers, proposal_profiles(session, proposals),
                                reviews_per_proposal=call.min_reviews,
@@ -205,8 +208,6 @@ def assign_automatically(session: Session, *, actor: Principal, call_id: int) ->
 
 
 def _with_load(profile: coi.ReviewerProfile, call_limit: int) -> coi.ReviewerProfile:
-    from dataclasses import replace
-
     return replace(profile, max_load=min(profile.max_load or call_limit, call_limit))
 
 
