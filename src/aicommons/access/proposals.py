@@ -20,6 +20,7 @@ from aicommons.access.models import (
     Allocation,
     Appeal,
     AppealStatus,
+    Call,
     CallStatus,
     Proposal,
     ProposalMember,
@@ -166,7 +167,10 @@ def edit_proposal(session: Session, *, actor: Principal, proposal_id: int, text:
 def submit_proposal(session: Session, *, actor: Principal, proposal_id: int) -> Proposal:
     """Submit while the call is open; the public facts go into the ledger."""
     proposal = _own_draft(session, actor, proposal_id, "submit the proposal")
-    call = proposal.call
+    # A shared lock on the call: closing it takes the row exclusively, so no submission can slip in
+    # between the close and its sweep of submitted proposals into the technical check.
+    call = session.scalar(select(Call).where(Call.id == proposal.call_id).with_for_update(read=True, of=Call))
+    assert call is not None
     moment = clock.now()
     if proposal.status is ProposalStatus.DRAFT and moment >= call.closes_at:
         raise Conflict(f"call {call.id} closed at {ledger.rfc3339(call.closes_at)}; it takes no more proposals")
