@@ -142,7 +142,7 @@ def create_proposal(session: Session, *, actor: Principal, call_id: int, text: P
     return proposal
 
 
-def _own_draft(session: Session, actor: Principal, proposal_id: int, doing: str) -> Proposal:
+def _as_pi(session: Session, actor: Principal, proposal_id: int, doing: str) -> Proposal:
     proposal = load_for_update(session, Proposal, proposal_id, "proposal")
     if proposal.pi_id != actor.person_id:
         raise Forbidden(f"only the principal investigator may {doing}")
@@ -150,7 +150,7 @@ def _own_draft(session: Session, actor: Principal, proposal_id: int, doing: str)
 
 
 def edit_proposal(session: Session, *, actor: Principal, proposal_id: int, text: ProposalText) -> Proposal:
-    proposal = _own_draft(session, actor, proposal_id, "edit the proposal")
+    proposal = _as_pi(session, actor, proposal_id, "edit the proposal")
     if proposal.status is not ProposalStatus.DRAFT:
         raise Conflict(f"proposal {proposal.id} is {proposal.status.value.replace('_', ' ')}; only a draft changes")
     fields, team_ids = _check_text(session, proposal.call_id, actor.person_id, text)
@@ -166,7 +166,7 @@ def edit_proposal(session: Session, *, actor: Principal, proposal_id: int, text:
 
 def submit_proposal(session: Session, *, actor: Principal, proposal_id: int) -> Proposal:
     """Submit while the call is open; the public facts go into the ledger."""
-    proposal = _own_draft(session, actor, proposal_id, "submit the proposal")
+    proposal = _as_pi(session, actor, proposal_id, "submit the proposal")
     # A shared lock on the call: closing it takes the row exclusively, so no submission can slip in
     # between the close and its sweep of submitted proposals into the technical check.
     call = session.scalar(select(Call).where(Call.id == proposal.call_id).with_for_update(read=True, of=Call))
@@ -240,7 +240,7 @@ def reject(proposal: Proposal, *, actor: Principal | None, rationale: str, actio
 
 def reply_to_reviews(session: Session, *, actor: Principal, proposal_id: int, reply: str) -> Proposal:
     """Once, before the reply deadline, while the proposal is in its right-to-reply period."""
-    proposal = _own_draft(session, actor, proposal_id, "reply to the reviews")
+    proposal = _as_pi(session, actor, proposal_id, "reply to the reviews")
     if proposal.status is not ProposalStatus.RIGHT_TO_REPLY:
         raise Conflict(f"proposal {proposal.id} is {proposal.status.value.replace('_', ' ')}; "
                        "replies are taken only in the right-to-reply period")
@@ -262,7 +262,7 @@ def appeal_deadline(proposal: Proposal):
 
 
 def lodge_appeal(session: Session, *, actor: Principal, proposal_id: int, grounds: str) -> Appeal:
-    proposal = _own_draft(session, actor, proposal_id, "appeal")
+    proposal = _as_pi(session, actor, proposal_id, "appeal")
     if proposal.status is not ProposalStatus.REJECTED:
         raise Conflict(f"proposal {proposal.id} is {proposal.status.value.replace('_', ' ')}; "
                        "only a rejection can be appealed")
@@ -276,6 +276,9 @@ def lodge_appeal(session: Session, *, actor: Principal, proposal_id: int, ground
                     lodged_at=clock.now(), status=AppealStatus.LODGED)
     session.add(appeal)
     session.flush()
+    # That an appeal exists is public (so is its decision); the grounds are the applicants' and the panel's.
+    ledger.record(session, kind="access.appeal.lodged", subject=proposal_urn(proposal.id), actor=None,
+                  data={"call": proposal.call_id})
     return appeal
 
 
@@ -308,7 +311,7 @@ def decide_appeal(session: Session, *, actor: Principal, proposal_id: int, uphel
 
 def accept_award(session: Session, *, actor: Principal, proposal_id: int) -> Proposal:
     """The PI accepts the award and its openness commitments; the project becomes active."""
-    proposal = _own_draft(session, actor, proposal_id, "accept the award")
+    proposal = _as_pi(session, actor, proposal_id, "accept the award")
     move(proposal, "accept award")
     proposal.updated_at = clock.now()
     return proposal
@@ -317,7 +320,7 @@ def accept_award(session: Session, *, actor: Principal, proposal_id: int) -> Pro
 def close_with_report(session: Session, *, actor: Principal, proposal_id: int, summary: str,
                       outputs: list[dict[str, str]]) -> Proposal:
     """The final report lists what came out of the GPU-hours (models, datasets, code, papers)."""
-    proposal = _own_draft(session, actor, proposal_id, "file the final report")
+    proposal = _as_pi(session, actor, proposal_id, "file the final report")
     if not summary.strip():
         raise invalid_field(("body", "summary"), "the final report needs a summary")
     for i, output in enumerate(outputs):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -9,7 +11,7 @@ from sqlalchemy.orm import Session
 from aicommons import clock
 from aicommons.errors import Conflict, NotFound, invalid_field
 from aicommons.identity import identifiers, secrets
-from aicommons.identity.models import ApiToken, MembershipStatus, Person, Role, RoleGrant, WebSession
+from aicommons.identity.models import Affiliation, ApiToken, MembershipStatus, Person, Role, RoleGrant, WebSession
 from aicommons.identity.policy import Principal
 from aicommons.identity.service import get_institution, get_member_state
 from aicommons.ledger import service as ledger
@@ -200,3 +202,38 @@ def list_delegates(session: Session) -> list[tuple[RoleGrant, Person]]:
              .where(RoleGrant.role == Role.DELEGATE, RoleGrant.revoked_at.is_(None), Person.is_active.is_(True))
              .order_by(RoleGrant.member_state_code, RoleGrant.granted_at))
     return [(grant, person) for grant, person in session.execute(query).all()]
+
+
+def affiliations(session: Session, person_id: int) -> list[Affiliation]:
+    get_person(session, person_id)
+    return list(session.scalars(select(Affiliation).where(Affiliation.person_id == person_id)
+                                .order_by(Affiliation.id)))
+
+
+def record_affiliation(session: Session, *, actor: Principal | None, person_id: int, institution_id: int,
+                       started_on: date | None = None, ended_on: date | None = None) -> Affiliation:
+    """Where a person works or worked. An open affiliation (no end) becomes their current institution,
+    and the one it replaces is kept as ended today: a reviewer stays conflicted with it for 12 months."""
+    person = get_person(session, person_id)
+    institution = get_institution(session, institution_id)
+    today = clock.now().date()
+    if started_on and ended_on and ended_on < started_on:
+        raise invalid_field(("body", "ended_on"), "an affiliation cannot end before it starts")
+    if ended_on is not None and ended_on > today:
+        raise invalid_field(("body", "ended_on"), "record an affiliation that has ended; the current one has none")
+    if ended_on is None:
+        previous = person.institution_id
+        if previous is not None and previous != institution_id:
+            current = session.scalar(select(Affiliation).where(Affiliation.person_id == person.id,
+                                                               Affiliation.institution_id == previous,
+                                                               Affiliation.ended_on.is_(None)))
+            if current is None:
+                session.add(Affiliation(person_id=person.id, institution_id=previous, ended_on=today))
+            else:
+                current.ended_on = today
+        person.institution = institution
+    row = Affiliation(person_id=person.id, institution_id=institution_id, started_on=started_on or
+                      (today if ended_on is None else None), ended_on=ended_on)
+    session.add(row)
+    session.flush()
+    return row

@@ -11,6 +11,9 @@ from aicommons.errors import NotFound
 from aicommons.identity import accounts, auth, policy, service
 from aicommons.identity.models import InstitutionKind, MembershipStatus, Role
 from aicommons.identity.schemas import (
+    AffiliationIn,
+    AffiliationOut,
+    AliasesIn,
     InstitutionIn,
     InstitutionOut,
     InstitutionPatch,
@@ -204,3 +207,32 @@ def revoke_role(db: DB, principal: CurrentPrincipal, person_id: int, grant_id: i
     if not any(g.id == grant_id for g in person.role_grants):
         raise NotFound(f"person {person_id} has no role grant {grant_id}")
     return RoleGrantOut.of(accounts.revoke_role(db, actor=principal, grant_id=grant_id))
+
+
+@router.get("/institutions/{institution_id}/aliases", tags=["institutions"], response_model=list[str])
+def get_aliases(db: DB, institution_id: int):
+    return service.institution_aliases(db, institution_id)
+
+
+@router.put("/institutions/{institution_id}/aliases", tags=["institutions"], response_model=list[str])
+def set_aliases(db: DB, principal: CurrentPrincipal, institution_id: int, body: AliasesIn):
+    """Other names the organisation goes by; reviewers' conflicts of interest match on them too."""
+    policy.can_register_institution(principal, service.get_institution(db, institution_id).country_code)
+    return service.set_institution_aliases(db, actor=principal, institution_id=institution_id, aliases=body.aliases)
+
+
+@router.get("/people/{person_id}/affiliations", tags=["people"], response_model=list[AffiliationOut])
+def list_affiliations(db: DB, principal: CurrentPrincipal, person_id: int):
+    policy.can_read_people(principal)
+    return [AffiliationOut.of(a) for a in accounts.affiliations(db, person_id)]
+
+
+@router.post("/people/{person_id}/affiliations", tags=["people"], response_model=AffiliationOut,
+             status_code=status.HTTP_201_CREATED)
+def record_affiliation(db: DB, principal: CurrentPrincipal, person_id: int, body: AffiliationIn):
+    """Record where a person works or worked; an open one becomes their current institution and the one it
+    replaces ends today (conflicts of interest look back 12 months)."""
+    policy.can_manage_people(principal)
+    return AffiliationOut.of(accounts.record_affiliation(db, actor=principal, person_id=person_id,
+                                                         institution_id=body.institution_id,
+                                                         started_on=body.started_on, ended_on=body.ended_on))

@@ -162,3 +162,27 @@ class TokenOut(BaseModel):
 
 class TokenCreated(TokenOut):
     token: str = Field(description="The secret. Shown this once; only its hash is kept.")
+
+
+class AliasesIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    aliases: list[str] = Field(max_length=20, description="Other names of the same organisation.")
+
+
+class AffiliationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    institution_id: int
+    started_on: date | None = None
+    ended_on: date | None = Field(default=None, description="Leave out to make it the person's current one.")
+
+
+class AffiliationOut(BaseModel):
+    institution_id: int
+    institution: str
+    started_on: date | None
+    ended_on: date | None
+
+    @classmethod
+    def of(cls, row) -> AffiliationOut:
+        return cls(institution_id=row.institution_id, institution=row.institution.name, started_on=row.started_on,
+                   ended_on=row.ended_on)

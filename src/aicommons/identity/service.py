@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -15,6 +15,7 @@ from aicommons.identity import identifiers
 from aicommons.identity.models import (
     FacilityMeta,
     Institution,
+    InstitutionAlias,
     InstitutionDomain,
     InstitutionKind,
     MembershipStatus,
@@ -315,3 +316,33 @@ def institution_for_email(session: Session, email: str) -> Institution | None:
     row = session.scalar(select(InstitutionDomain).where(InstitutionDomain.domain.in_(candidates))
                          .order_by(func.length(InstitutionDomain.domain).desc()))
     return row.institution if row else None
+
+
+MAX_ALIASES = 20
+
+
+def institution_aliases(session: Session, institution_id: int) -> list[str]:
+    get_institution(session, institution_id)
+    return list(session.scalars(select(InstitutionAlias.alias).where(InstitutionAlias.institution_id == institution_id)
+                                .order_by(InstitutionAlias.alias)))
+
+
+def set_institution_aliases(session: Session, *, actor: Principal | None, institution_id: int,
+                            aliases: list[str]) -> list[str]:
+    """Other names the organisation goes by; conflict-of-interest checks treat them as the same organisation."""
+    institution = get_institution(session, institution_id)
+    names = sorted({" ".join(a.split()) for a in aliases if a.strip()} - {institution.name})
+    if len(names) > MAX_ALIASES:
+        raise invalid_field(("body", "aliases"), f"at most {MAX_ALIASES} aliases")
+    for i, name in enumerate(names):
+        if len(name) > 300:
+            raise invalid_field(("body", "aliases", i), "an alias is at most 300 characters")
+    if names == institution_aliases(session, institution_id):
+        return names
+    session.execute(delete(InstitutionAlias).where(InstitutionAlias.institution_id == institution_id))
+    session.add_all(InstitutionAlias(institution_id=institution_id, alias=name) for name in names)
+    institution.updated_at = clock.now()
+    session.flush()
+    ledger.record(session, kind="identity.institution.changed", subject=ledger.urn("institution", institution_id),
+                  actor=_actor(actor), data={"changes": {"aliases": names}})
+    return names

@@ -162,6 +162,11 @@ KINDS: dict[str, EntryKind] = {
             "A proposal failed its technical check (the rationale goes to its applicants).",
         ),
         EntryKind(
+            "access.appeal.lodged", "urn:aicommons:proposal:<id>",
+            {"call": "id"},
+            "The applicants appealed against a rejection (the grounds are not published).",
+        ),
+        EntryKind(
             "access.appeal.decided", "urn:aicommons:proposal:<id>",
             {"call": "id", "outcome": "upheld | dismissed"},
             "An appeal against a rejection was decided by a second operator.",
