@@ -88,6 +88,60 @@ PEOPLE = [
     ("c.garcia@ihi.example", "Carmen García", "ihi.example", ["researcher"]),
     ("safety@opensafety.example", "Samir Haddad", "opensafety.example", ["researcher"]),
     ("f.keller@helvetia-med.example", "Fabian Keller", "helvetia-med.example", ["researcher"]),
+    # Reviewers and applicants of the demo calls (demo/access.py).
+    ("i.schmidt@mlils.example", "Ingrid Schmidt", "mlils.example", ["reviewer"]),
+    ("c.martin@alpenrose-eth.example", "Claire Martin", "alpenrose-eth.example", ["reviewer"]),
+    ("d.fischer@usl-ca.example", "Daniel Fischer", "usl-ca.example", ["reviewer"]),
+    ("j.hedlund@uppmark.example", "Johanna Hedlund", "uppmark.example", ["reviewer"]),
+    ("t.horvat@losc.example", "Tina Horvat", "losc.example", ["reviewer"]),
+    ("j.becker@mlils.example", "Jonas Becker", "mlils.example", ["researcher"]),
+    ("v.korhonen@saimaa-uni.example", "Ville Korhonen", "saimaa-uni.example", ["researcher"]),
+    ("h.makinen@fapd.example", "Hanna Mäkinen", "fapd.example", ["researcher"]),
+    ("t.girard@univ-valmont.example", "Thomas Girard", "univ-valmont.example", ["researcher"]),
+    ("m.bakker@dhut.example", "Maarten Bakker", "dhut.example", ["researcher"]),
+    ("j.lefevre@lumiere-ia.example", "Julien Lefèvre", "lumiere-ia.example", ["researcher"]),
+    ("l.fernandez@usa-sierra.example", "Lucía Fernández", "usa-sierra.example", ["researcher"]),
+    ("g.conti@polarnova.example", "Giorgio Conti", "polarnova.example", ["researcher"]),
+    ("z.lewandowska@wic.example", "Zofia Lewandowska", "wic.example", ["researcher"]),
+    ("t.zupan@losc.example", "Tomaž Zupan", "losc.example", ["researcher"]),
+    ("f.greco@ald.example", "Francesca Greco", "ald.example", ["researcher"]),
+    ("d.visser@poldermodels.example", "Daan Visser", "poldermodels.example", ["researcher"]),
+    ("k.saar@baltic-annot.example", "Kadri Saar", "baltic-annot.example", ["researcher"]),
+    ("o.nilsson@nordicweather.example", "Oskar Nilsson", "nordicweather.example", ["researcher"]),
+]
+
+# Reviewers' declared expertise: keywords matched against proposals' keywords, and (optionally) the most
+# proposals they take in one call.
+REVIEWER_EXPERTISE = {
+    "reviewer@saimaa-uni.example": (["language models", "multilingual", "low-resource languages", "speech",
+                                     "benchmarks"], 8),
+    "r.bianchi@polarnova.example": (["climate", "downscaling", "weather", "earth observation",
+                                     "energy efficiency"], None),
+    "h.jansen@dhut.example": (["vision", "medical imaging", "robotics", "privacy"], None),
+    "k.wojcik@wic.example": (["language models", "retrieval", "code models", "energy efficiency",
+                              "document understanding"], None),
+    "a.dubois@univ-valmont.example": (["safety evaluation", "red teaming", "interpretability", "language models",
+                                       "benchmarks"], None),
+    "i.schmidt@mlils.example": (["language models", "interpretability", "safety evaluation", "multilingual"], 6),
+    "c.martin@alpenrose-eth.example": (["medical imaging", "health", "privacy", "federated learning", "vision"],
+                                       None),
+    "d.fischer@usl-ca.example": (["speech", "low-resource languages", "document understanding", "public sector",
+                                  "legal text"], None),
+    "j.hedlund@uppmark.example": (["climate", "weather", "earth observation", "agriculture", "benchmarks"], None),
+    "t.horvat@losc.example": (["public sector", "document understanding", "legal text", "retrieval", "privacy"],
+                              None),
+}
+
+# Where people worked before: (email, institution domain, started on, days before the seeding it ended).
+# Claire Martin left Valmont recently, so she may not review Valmont's proposals (the 12-month rule).
+AFFILIATIONS = [
+    ("c.martin@alpenrose-eth.example", "univ-valmont.example", "2019-09-01", 200),
+]
+
+# Other names an institution goes by: conflict-of-interest checks treat them as the same organisation.
+INSTITUTION_ALIASES = [
+    ("tu-rheinfeld.example", "TU Rheinfeld"),
+    ("alpenrose-eth.example", "ETH Alpenrose"),
 ]
 
 # One login per role, printed by `make run`.

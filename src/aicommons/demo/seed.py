@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from aicommons.config import Settings, read_or_create_secret
 from aicommons.demo import data
+from aicommons.demo.access import seed_access
 from aicommons.demo.council import seed_council
 from aicommons.governance import service as governance
 from aicommons.identity import accounts, secrets, service
@@ -26,6 +27,7 @@ class SeedReport:
     roles: int = 0
     figures: int = 0
     motions: int = 0
+    calls: int = 0
     notes: list[str] = field(default_factory=list)
 
 
@@ -53,6 +55,7 @@ def seed(session: Session, settings: Settings) -> SeedReport:
     domains = _seed_institutions(session, report)
     _seed_people(session, settings, domains, report)
     report.motions = seed_council(session)
+    report.calls = seed_access(session)
     return report
 
 
