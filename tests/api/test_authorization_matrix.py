@@ -21,6 +21,17 @@ The rules (README "Roles" and ``identity/policy.py``):
 * economic figures, contribution scales, dues, and motions (drafting, editing, attachments and every step
   of the lifecycle) change only by an operator (``write`` scope): the secretariat, which never votes;
 * ballots are cast only by a delegate (``write`` scope), for the state they represent;
+* access (``access/policy.py``): calls, submitted proposals' public facts, the published ranking, slates
+  before the council, allocations and the access statistics are public to read (draft calls answer 404 to
+  all but operators and auditors); operators (``write`` scope) run calls: drafting, closing, technical
+  checks, assignment, release, ranking, the slate, appeals, revocation and expiry;
+* researchers (``write`` scope) write proposals, and only the principal investigator submits, replies,
+  appeals, accepts and reports; only an allocation's principal investigator manages its members;
+* reviewers (``write`` scope) keep their expertise, read their queue, review what they are assigned and
+  declare conflicts; the panel (assignments, reviewers' names) is for operators and auditors (``read``);
+* a proposal in full is for its applicants, its assigned reviewers, operators and auditors; its reviews
+  are for its applicants (anonymised) and the panel; ``/proposals/mine`` and ``/allocations/mine`` are
+  for any authenticated person (``read``);
 * a state-changing API call authenticated only with a browser session cookie is unauthenticated.
 
 A route of the API (a path under ``aicommons.app.MACHINE_PATHS``, anything in the OpenAPI schema, and
@@ -33,6 +44,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -44,15 +56,23 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from aicommons import clock
+from aicommons.access import allocations as access_allocations
+from aicommons.access import calls as access_calls
+from aicommons.access import decisions, reviews
+from aicommons.access import proposals as access_proposals
+from aicommons.access.calls import TrackTerms
+from aicommons.access.models import Allocation, Track
+from aicommons.access.proposals import ProposalText
 from aicommons.app import MACHINE_PATHS, create_app
 from aicommons.config import Settings
 from aicommons.database import create_db_engine, make_session_factory, unit_of_work
 from aicommons.deps import ANON_COOKIE, SESSION_COOKIE
+from aicommons.governance import council as council_service
 from aicommons.governance import service
 from aicommons.governance.models import MotionStatus
 from aicommons.governance.rules import Choice, MotionKind
 from aicommons.identity import accounts, auth, secrets
-from aicommons.identity.models import ApiToken, MembershipStatus, MemberState, Person, Role
+from aicommons.identity.models import ApiToken, MembershipStatus, MemberState, Person, Role, RoleGrant
 from aicommons.identity.policy import Principal
 from aicommons.migrate import upgrade
 from tests.api.council_helpers import YEARS, motion_at, principal, record_figures
@@ -89,6 +109,12 @@ PEOPLE_READERS = frozenset(
 PEOPLE_WRITERS = frozenset({"operator"})
 COUNCIL_SECRETARIAT = frozenset({"operator", "operator_no_admin"})
 VOTERS = frozenset({"delegate_own_country", "delegate_other_country"})  # the FI delegate, for FI
+CALL_RUNNERS = frozenset({"operator", "operator_no_admin"})
+PANEL_READERS = PEOPLE_READERS  # operators and auditors, with the read scope
+APPLICANT = frozenset({"researcher"})  # the principal investigator of every proposal and allocation below
+REVIEWER = frozenset({"reviewer"})  # assigned to the review proposal below
+PROPOSAL_READERS = PANEL_READERS | APPLICANT | REVIEWER
+REVIEW_READERS = PANEL_READERS | APPLICANT
 
 
 @dataclass
@@ -116,6 +142,7 @@ class World:
     subject_token_id: int
     _codes: Iterator[str]
     council: Council | None = None
+    access: Access | None = None
 
     def unique(self, prefix: str) -> str:
         return f"{prefix} {uuid.uuid4().hex[:10]}"
@@ -213,6 +240,249 @@ def _ledger(w: World) -> tuple[int, str]:
     return result.size, base64.urlsafe_b64encode(leaf).decode()
 
 
+# --- access: calls, proposals, reviews and allocations at every stage --------------------------------
+
+PAST = timedelta(days=60)  # pooled calls run their course in the last 60 days, so deadlines still hold now
+BATCH = len(ACTORS)  # a row that consumes one object per cell takes a batch of them from one call
+FAST_STAGES = ("checked", "ranked", "slate", "decided", "approved", "active")
+
+
+@dataclass
+class Access:
+    """Access business the access rows read or act on, arranged through the service."""
+
+    staff: Principal  # an operator who is no matrix actor: their rejections may be appealed to the actors
+    researcher: Principal  # the matrix's researcher, principal investigator of every proposal here
+    reviewer: Principal  # the matrix's reviewer
+    panel: Principal  # a reviewer who is no matrix actor
+    open_call: int  # open now, for most of a year
+    open_proposal: int  # submitted to it
+    review_call: int  # closed; the matrix's reviewer is assigned to its one proposal
+    review_proposal: int
+    decided_call: int  # ranked, its slate approved: one allocation of the researcher's
+    allocation: int
+    pools: dict[str, list[int]] = field(default_factory=dict)
+
+
+def _access(w: World) -> Access:
+    assert w.access is not None
+    return w.access
+
+
+@contextmanager
+def _at(factory: sessionmaker[Session], moment: datetime) -> Iterator[Session]:
+    with clock.frozen_at(moment), unit_of_work(factory) as s:
+        yield s
+
+
+def _text(track: Track) -> ProposalText:
+    return ProposalText(track=track, title="Matrix project", summary="Public summary.", keywords=["language models"],
+                        requested_hours=10 if track is Track.FAST_LANE else 100, accelerator="nvidia-h100",
+                        duration_months=12, licence_weights="Apache-2.0", licence_code="MIT",
+                        licence_data="CC-BY-4.0", release_within_months=6, safety_statement="Low risk.",
+                        data_management_plan="Open data.", team=[])
+
+
+def _proposal_body() -> dict[str, Any]:
+    return {"track": "science", "title": "Matrix project", "summary": "Public summary.", "requested_hours": 100,
+            "accelerator": "nvidia-h100", "duration_months": 12, "licence_weights": "Apache-2.0",
+            "licence_code": "MIT", "licence_data": "CC-BY-4.0", "release_within_months": 6,
+            "safety_statement": "Low risk.", "data_management_plan": "Open data."}
+
+
+def _call_body() -> dict[str, Any]:
+    now = clock.now()
+    return {"title": "Matrix call", "description": "Drafted by the matrix.",
+            "opens_at": (now + timedelta(days=10)).isoformat(), "closes_at": (now + timedelta(days=40)).isoformat(),
+            "allocation_starts_on": (now + timedelta(days=60)).date().isoformat(),
+            "tracks": [{"track": "science", "pool_hours": 1_000, "cap_hours": 500, "min_award_hours": 10}]}
+
+
+def _pass_motion(factory: sessionmaker[Session], staff: Principal, motion_id: int, start: datetime) -> datetime:
+    """Notice at ``start``, a yes from every eligible state's delegate, publication; returns when it passed."""
+    with _at(factory, start) as s:
+        voting = council_service.give_notice(s, actor=staff, motion_id=motion_id).notice_ends_at
+    assert voting is not None
+    with _at(factory, voting) as s:
+        opened = council_service.open_voting(s, actor=staff, motion_id=motion_id, voting_days=1)
+        eligible, closes = set(opened.electorate["eligible"]), opened.voting_closes_at
+    with factory() as s:
+        delegates = [accounts.principal_for(p) for p in s.scalars(
+            select(Person).join(RoleGrant, RoleGrant.person_id == Person.id)
+            .where(RoleGrant.role == Role.DELEGATE, RoleGrant.revoked_at.is_(None), Person.is_active.is_(True)))]
+    for delegate in delegates:
+        for code in sorted(delegate.delegate_of() & eligible):
+            with _at(factory, voting) as s:
+                council_service.cast_ballot(s, actor=delegate, motion_id=motion_id, choice=Choice.YES,
+                                            member_state_code=code)
+    with _at(factory, closes) as s:
+        for step in (council_service.close_voting, council_service.tally_motion, council_service.publish_motion):
+            motion = step(s, actor=staff, motion_id=motion_id)
+        assert motion.outcome == "passed", motion.tally
+    return closes
+
+
+def _call_at(w: World, stage: str, n: int = 1, reviewer: Principal | None = None) -> tuple[int, list[int]]:
+    """A call of the recent past with ``n`` proposals of the researcher's, taken as far as ``stage``.
+
+    Reviewed stages (science, one review each): draft, submitted (the call past its close date), closed (in
+    their technical check), rejected (by the staff operator), appealed, in_review, assigned, reviewed,
+    right_to_reply. Fast-lane stages (technical review only): checked, ranked, slate, decided (allocations
+    granted), approved (the same), active (awards accepted).
+    """
+    acc, f = _access(w), w.factory
+    track = Track.FAST_LANE if stage in FAST_STAGES else Track.SCIENCE
+    t = clock.now() - PAST
+    with _at(f, t) as s:
+        call_id = access_calls.create_call(
+            s, actor=acc.staff, title=w.unique("Matrix call"), description="A call of the matrix.",
+            opens_at=t + timedelta(days=15), closes_at=t + timedelta(days=20),
+            allocation_starts_on=(t + timedelta(days=20)).date(), min_reviews=1, reply_days=60, appeal_days=120,
+            tracks=[TrackTerms(Track.SCIENCE, 100_000, 5_000, 10), TrackTerms(Track.FAST_LANE, 5_000, 500, 1)]).id
+    if stage == "draft":
+        return call_id, []
+    with _at(f, t) as s:
+        motion_id = access_calls.submit_for_approval(s, actor=acc.staff, call_id=call_id).approval_motion_id
+    assert motion_id is not None
+    assert _pass_motion(f, acc.staff, motion_id, t) < t + timedelta(days=16)
+    with _at(f, t + timedelta(days=16)) as s:
+        ids = [access_proposals.create_proposal(s, actor=acc.researcher, call_id=call_id, text=_text(track)).id
+               for _ in range(n)]
+        for pid in ids:
+            access_proposals.submit_proposal(s, actor=acc.researcher, proposal_id=pid)
+    if stage == "submitted":
+        return call_id, ids
+    with _at(f, t + timedelta(days=20)) as s:
+        access_calls.close_call(s, actor=acc.staff, call_id=call_id)
+    if stage == "closed":
+        return call_id, ids
+    failed = stage in ("rejected", "appealed")
+    with _at(f, t + timedelta(days=20)) as s:
+        for pid in ids:
+            access_proposals.record_technical_check(s, actor=acc.staff, proposal_id=pid, passed=not failed,
+                                                    notes="It does not run on the hardware." if failed else "")
+    if stage == "appealed":
+        with _at(f, t + timedelta(days=21)) as s:
+            for pid in ids:
+                access_proposals.lodge_appeal(s, actor=acc.researcher, proposal_id=pid, grounds="It runs.")
+    if stage in ("rejected", "appealed", "in_review", "checked"):
+        return call_id, ids
+    if track is Track.SCIENCE:
+        reviewer = reviewer or acc.panel
+        with _at(f, t + timedelta(days=21)) as s:
+            for pid in ids:
+                reviews.assign_manually(s, actor=acc.staff, proposal_id=pid, reviewer_id=reviewer.person_id)
+        if stage == "assigned":
+            return call_id, ids
+        with _at(f, t + timedelta(days=22)) as s:
+            for pid in ids:
+                reviews.submit_review(s, actor=reviewer, proposal_id=pid, comments_for_applicants="Clear plan.",
+                                      scores=dict.fromkeys(("excellence", "impact", "feasibility", "openness",
+                                                            "safety"), 4))
+        if stage == "reviewed":
+            return call_id, ids
+        with _at(f, t + timedelta(days=23)) as s:
+            reviews.release_reviews(s, actor=acc.staff, call_id=call_id)
+        assert stage == "right_to_reply", stage
+        return call_id, ids
+    with _at(f, t + timedelta(days=23)) as s:
+        decisions.rank_call(s, actor=acc.staff, call_id=call_id)
+    if stage == "ranked":
+        return call_id, ids
+    with _at(f, t + timedelta(days=24)) as s:
+        slate_motion = decisions.propose_slate(s, actor=acc.staff, call_id=call_id).motion_id
+    assert slate_motion is not None
+    if stage == "slate":
+        return call_id, ids
+    decided = _pass_motion(f, acc.staff, slate_motion, t + timedelta(days=24))
+    if stage in ("decided", "approved"):
+        return call_id, ids
+    with _at(f, decided) as s:
+        for pid in ids:
+            access_proposals.accept_award(s, actor=acc.researcher, proposal_id=pid)
+    assert stage == "active", stage
+    return call_id, ids
+
+
+# What each pool holds, and the stage of the call its batch comes from.
+POOLS = {"technical_check": "closed", "in_review": "in_review", "assignment": "assigned",
+         "right_to_reply": "right_to_reply", "rejected": "rejected", "appealed": "appealed", "approved": "approved",
+         "active": "active", "allocation": "decided"}
+
+
+def _take(w: World, kind: str) -> int:
+    """A fresh proposal (or assignment, or allocation) at the stage ``kind`` names, for one cell to change."""
+    pool = _access(w).pools.setdefault(kind, [])
+    if not pool:
+        call_id, ids = _call_at(w, POOLS[kind], n=BATCH)
+        with w.factory() as s:
+            if kind == "assignment":
+                ids = [a.id for a in reviews.live_assignments(s, call_id)]
+            elif kind == "allocation":
+                ids = list(s.scalars(select(Allocation.id).where(Allocation.call_id == call_id)))
+        assert len(ids) == BATCH, (kind, ids)
+        pool.extend(ids)
+    return pool.pop()
+
+
+def _call_url(w: World, stage: str) -> str:
+    """A call of its own at ``stage``, for a cell whose request moves the call on."""
+    return f"/api/v1/calls/{_call_at(w, stage)[0]}"
+
+
+def _fresh_draft(w: World) -> int:
+    """A draft of the researcher's in the open call."""
+    acc = _access(w)
+    with unit_of_work(w.factory) as s:
+        return access_proposals.create_proposal(s, actor=acc.researcher, call_id=acc.open_call,
+                                                text=_text(Track.SCIENCE)).id
+
+
+def _fresh_submitted(w: World) -> int:
+    pid = _fresh_draft(w)
+    with unit_of_work(w.factory) as s:
+        access_proposals.submit_proposal(s, actor=_access(w).researcher, proposal_id=pid)
+    return pid
+
+
+def _fresh_member(w: World) -> int:
+    """Someone just added to the researcher's allocation, to be removed."""
+    person = w.fresh_person()
+    with unit_of_work(w.factory) as s:
+        access_allocations.add_member(s, actor=_access(w).researcher, allocation_id=_access(w).allocation,
+                                      email=person.email)
+    return person.id
+
+
+def _arrange_access(w: World, staff: Principal, institution_id: int) -> Access:
+    """The researcher works at a university in FI; an open call, a call in review and a decided call."""
+    f = w.factory
+    with unit_of_work(f) as s:
+        s.get(Person, w.actors["researcher"].person_id).institution_id = institution_id
+    researcher = principal(f, w.actors["researcher"].person_id)
+    reviewer = principal(f, w.actors["reviewer"].person_id)
+    panel = principal(f, w.fresh_person(Role.REVIEWER).id)
+    # The people first: the calls below are arranged through ``_call_at``, which reads them from here.
+    w.access = Access(staff=staff, researcher=researcher, reviewer=reviewer, panel=panel, open_call=0,
+                      open_proposal=0, review_call=0, review_proposal=0, decided_call=0, allocation=0)
+    now = clock.now()
+    with _at(f, now - timedelta(days=20)) as s:
+        call = access_calls.create_call(
+            s, actor=staff, title="The open matrix call", description="Open now.", opens_at=now - timedelta(days=1),
+            closes_at=now + timedelta(days=300), allocation_starts_on=(now + timedelta(days=301)).date(),
+            tracks=[TrackTerms(Track.SCIENCE, 100_000, 5_000, 10)])
+        motion_id = access_calls.submit_for_approval(s, actor=staff, call_id=call.id).approval_motion_id
+        w.access.open_call = call.id
+    assert motion_id is not None
+    _pass_motion(f, staff, motion_id, now - timedelta(days=20))
+    w.access.open_proposal = _fresh_submitted(w)
+    w.access.review_call, (w.access.review_proposal,) = _call_at(w, "assigned", reviewer=reviewer)
+    w.access.decided_call, _ = _call_at(w, "decided")
+    with f() as s:
+        w.access.allocation = s.scalars(select(Allocation.id).where(Allocation.call_id == w.access.decided_call)).one()
+    return w.access
+
+
 MATRIX: dict[tuple[str, str], Row] = {
     # member states: public read, operators (write scope) change
     ("GET", "/api/v1/member-states"): Row(None, lambda w, a: ("/api/v1/member-states", None)),
@@ -230,6 +500,10 @@ MATRIX: dict[tuple[str, str], Row] = {
         "/api/v1/institutions", {"name": w.unique("Institute"), "country": a.country, "kind": "university"})),
     ("PATCH", "/api/v1/institutions/{institution_id}"): Row(INSTITUTION_WRITERS, lambda w, a: (
         f"/api/v1/institutions/{w.institutions[a.country]}", {"name": w.unique("Renamed institute")})),
+    ("GET", "/api/v1/institutions/{institution_id}/aliases"): Row(None, lambda w, a: (
+        f"/api/v1/institutions/{w.institutions['FI']}/aliases", None)),
+    ("PUT", "/api/v1/institutions/{institution_id}/aliases"): Row(INSTITUTION_WRITERS, lambda w, a: (
+        f"/api/v1/institutions/{w.institutions[a.country]}/aliases", {"aliases": [w.unique("Alias")]})),
     # the caller and their own tokens
     ("GET", "/api/v1/me"): Row(AUTHENTICATED, lambda w, a: ("/api/v1/me", None)),
     ("GET", "/api/v1/tokens"): Row(AUTHENTICATED, lambda w, a: ("/api/v1/tokens", None)),
@@ -250,6 +524,10 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("POST", "/api/v1/people/{person_id}/roles"): Row(PEOPLE_WRITERS, lambda w, a: (
         f"/api/v1/people/{w.fresh_person().id}/roles", {"role": "reviewer", "note": "matrix"})),
     ("DELETE", "/api/v1/people/{person_id}/roles/{grant_id}"): Row(PEOPLE_WRITERS, _revoke_grant),
+    ("GET", "/api/v1/people/{person_id}/affiliations"): Row(PEOPLE_READERS, lambda w, a: (
+        f"/api/v1/people/{w.subject_id}/affiliations", None)),
+    ("POST", "/api/v1/people/{person_id}/affiliations"): Row(PEOPLE_WRITERS, lambda w, a: (
+        f"/api/v1/people/{w.fresh_person().id}/affiliations", {"institution_id": w.institutions["FI"]})),
     # the transparency ledger: public, no authentication
     ("GET", "/ledger/checkpoint"): Row(None, lambda w, a: (_ledger(w) and "/ledger/checkpoint", None)),
     ("GET", "/ledger/tile/{level}/{rest:path}"): Row(None, lambda w, a: (
@@ -311,6 +589,90 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/api/v1/motions/{motion_id}/ballots"): Row(None, _published("/ballots")),
     ("GET", "/api/v1/motions/{motion_id}/roll-call"): Row(None, _published("/roll-call")),
     ("GET", "/api/v1/motions/{motion_id}/tally"): Row(None, _published("/tally")),
+    # access: calls are public to read; operators run them (see access/policy.py)
+    ("GET", "/api/v1/calls"): Row(None, lambda w, a: ("/api/v1/calls", None)),
+    ("POST", "/api/v1/calls"): Row(CALL_RUNNERS, lambda w, a: ("/api/v1/calls", _call_body())),
+    ("GET", "/api/v1/calls/{call_id}"): Row(None, lambda w, a: (f"/api/v1/calls/{_access(w).open_call}", None)),
+    ("POST", "/api/v1/calls/{call_id}/submit-for-approval"): Row(CALL_RUNNERS, lambda w, a: (
+        f"{_call_url(w, 'draft')}/submit-for-approval", None)),
+    ("POST", "/api/v1/calls/{call_id}/close"): Row(CALL_RUNNERS, lambda w, a: (
+        f"{_call_url(w, 'submitted')}/close", None)),
+    ("GET", "/api/v1/calls/{call_id}/proposals"): Row(None, lambda w, a: (
+        f"/api/v1/calls/{_access(w).open_call}/proposals", None)),
+    ("GET", "/api/v1/calls/{call_id}/ranking"): Row(None, lambda w, a: (
+        f"/api/v1/calls/{_access(w).decided_call}/ranking", None)),
+    ("GET", "/api/v1/calls/{call_id}/slates"): Row(None, lambda w, a: (
+        f"/api/v1/calls/{_access(w).decided_call}/slates", None)),
+    ("GET", "/api/v1/calls/{call_id}/slate"): Row(None, lambda w, a: (
+        f"/api/v1/calls/{_access(w).decided_call}/slate", None)),
+    ("POST", "/api/v1/calls/{call_id}/slates"): Row(CALL_RUNNERS, lambda w, a: (
+        f"{_call_url(w, 'ranked')}/slates", None)),
+    ("POST", "/api/v1/calls/{call_id}/rank"): Row(CALL_RUNNERS, lambda w, a: (
+        f"{_call_url(w, 'checked')}/rank", None)),
+    ("POST", "/api/v1/calls/{call_id}/release-reviews"): Row(CALL_RUNNERS, lambda w, a: (
+        f"{_call_url(w, 'reviewed')}/release-reviews", None)),
+    ("POST", "/api/v1/calls/{call_id}/assignments"): Row(CALL_RUNNERS, lambda w, a: (
+        f"{_call_url(w, 'in_review')}/assignments", None)),
+    ("GET", "/api/v1/calls/{call_id}/assignments"): Row(PANEL_READERS, lambda w, a: (
+        f"/api/v1/calls/{_access(w).review_call}/assignments", None)),
+    # proposals: researchers write them; the whole proposal is for its team, its reviewers and the panel
+    ("POST", "/api/v1/calls/{call_id}/proposals"): Row(APPLICANT, lambda w, a: (
+        f"/api/v1/calls/{_access(w).open_call}/proposals", _proposal_body())),
+    ("GET", "/api/v1/proposals/mine"): Row(AUTHENTICATED, lambda w, a: ("/api/v1/proposals/mine", None)),
+    ("GET", "/api/v1/proposals/{proposal_id}"): Row(PROPOSAL_READERS, lambda w, a: (
+        f"/api/v1/proposals/{_access(w).review_proposal}", None)),
+    ("GET", "/api/v1/proposals/{proposal_id}/public"): Row(None, lambda w, a: (
+        f"/api/v1/proposals/{_access(w).open_proposal}/public", None)),
+    ("PUT", "/api/v1/proposals/{proposal_id}"): Row(APPLICANT, lambda w, a: (
+        f"/api/v1/proposals/{_fresh_draft(w)}", {**_proposal_body(), "title": w.unique("Edited")})),
+    ("POST", "/api/v1/proposals/{proposal_id}/submit"): Row(APPLICANT, lambda w, a: (
+        f"/api/v1/proposals/{_fresh_draft(w)}/submit", None)),
+    ("POST", "/api/v1/proposals/{proposal_id}/technical-check"): Row(CALL_RUNNERS, lambda w, a: (
+        f"/api/v1/proposals/{_take(w, 'technical_check')}/technical-check", {"passed": True})),
+    ("GET", "/api/v1/proposals/{proposal_id}/reviews"): Row(REVIEW_READERS, lambda w, a: (
+        f"/api/v1/proposals/{_access(w).review_proposal}/reviews", None)),
+    ("GET", "/api/v1/proposals/{proposal_id}/assignments"): Row(PANEL_READERS, lambda w, a: (
+        f"/api/v1/proposals/{_access(w).review_proposal}/assignments", None)),
+    ("POST", "/api/v1/proposals/{proposal_id}/assignments"): Row(CALL_RUNNERS, lambda w, a: (
+        f"/api/v1/proposals/{_take(w, 'in_review')}/assignments", {"reviewer_id": _access(w).panel.person_id})),
+    ("DELETE", "/api/v1/assignments/{assignment_id}"): Row(CALL_RUNNERS, lambda w, a: (
+        f"/api/v1/assignments/{_take(w, 'assignment')}", None)),
+    ("POST", "/api/v1/proposals/{proposal_id}/reply"): Row(APPLICANT, lambda w, a: (
+        f"/api/v1/proposals/{_take(w, 'right_to_reply')}/reply", {"reply": "Thank you; we will add a baseline."})),
+    ("POST", "/api/v1/proposals/{proposal_id}/appeal"): Row(APPLICANT, lambda w, a: (
+        f"/api/v1/proposals/{_take(w, 'rejected')}/appeal", {"grounds": "It runs; see the log."})),
+    ("POST", "/api/v1/proposals/{proposal_id}/appeal/decision"): Row(CALL_RUNNERS, lambda w, a: (
+        f"/api/v1/proposals/{_take(w, 'appealed')}/appeal/decision",
+        {"upheld": False, "decision": "The check stands."})),
+    ("POST", "/api/v1/proposals/{proposal_id}/accept"): Row(APPLICANT, lambda w, a: (
+        f"/api/v1/proposals/{_take(w, 'approved')}/accept", None)),
+    ("POST", "/api/v1/proposals/{proposal_id}/final-report"): Row(APPLICANT, lambda w, a: (
+        f"/api/v1/proposals/{_take(w, 'active')}/final-report",
+        {"summary": "Done.", "outputs": [{"kind": "model", "title": "Matrix model"}]})),
+    # reviewers: their expertise, their queue, their reviews and conflicts
+    ("GET", "/api/v1/reviewers/me/expertise"): Row(REVIEWER, lambda w, a: ("/api/v1/reviewers/me/expertise", None)),
+    ("PUT", "/api/v1/reviewers/me/expertise"): Row(REVIEWER, lambda w, a: (
+        "/api/v1/reviewers/me/expertise", {"keywords": ["language models", "vision"], "max_load": 5})),
+    ("GET", "/api/v1/reviews/queue"): Row(REVIEWER, lambda w, a: ("/api/v1/reviews/queue", None)),
+    ("PUT", "/api/v1/proposals/{proposal_id}/review"): Row(REVIEWER, lambda w, a: (
+        f"/api/v1/proposals/{_access(w).review_proposal}/review",
+        {"scores": dict.fromkeys(("excellence", "impact", "feasibility", "openness", "safety"), 4),
+         "comments_for_applicants": "Clear plan.", "confidential_comments": "For the panel."})),
+    ("POST", "/api/v1/proposals/{proposal_id}/conflicts"): Row(REVIEWER, lambda w, a: (
+        f"/api/v1/proposals/{_fresh_submitted(w)}/conflicts", {"reason": "I supervised the applicant."})),
+    # allocations: public facts; the principal investigator manages members; operators revoke and expire
+    ("GET", "/api/v1/allocations"): Row(None, lambda w, a: ("/api/v1/allocations", None)),
+    ("GET", "/api/v1/allocations/mine"): Row(AUTHENTICATED, lambda w, a: ("/api/v1/allocations/mine", None)),
+    ("GET", "/api/v1/allocations/{allocation_id}"): Row(None, lambda w, a: (
+        f"/api/v1/allocations/{_access(w).allocation}", None)),
+    ("POST", "/api/v1/allocations/{allocation_id}/members"): Row(APPLICANT, lambda w, a: (
+        f"/api/v1/allocations/{_access(w).allocation}/members", {"email": w.fresh_person().email})),
+    ("DELETE", "/api/v1/allocations/{allocation_id}/members/{person_id}"): Row(APPLICANT, lambda w, a: (
+        f"/api/v1/allocations/{_access(w).allocation}/members/{_fresh_member(w)}", None)),
+    ("POST", "/api/v1/allocations/{allocation_id}/revoke"): Row(CALL_RUNNERS, lambda w, a: (
+        f"/api/v1/allocations/{_take(w, 'allocation')}/revoke", {"reason": "The matrix revokes it."})),
+    ("POST", "/api/v1/allocations/expire"): Row(CALL_RUNNERS, lambda w, a: ("/api/v1/allocations/expire", None)),
+    ("GET", "/api/v1/access/statistics"): Row(None, lambda w, a: ("/api/v1/access/statistics", None)),
     # operations and documentation: public
     ("GET", "/healthz"): Row(None, lambda w, a: ("/healthz", None)),
     ("GET", "/metrics"): Row(None, lambda w, a: ("/metrics", None)),
@@ -460,9 +822,11 @@ def world(tmp_path_factory) -> Iterator[World]:
             assert r.status_code == 201, r.text
             institutions[country] = r.json()["id"]
         login(session_client, cookie_operator.person.email, PASSWORD)
-        yield World(client=client, session_client=session_client, factory=factory, settings=settings,
-                    people=people, actors=actors, institutions=institutions, subject_id=subject.person.id,
-                    subject_token_id=subject_token_id, _codes=iter(codes), council=council)
+        world = World(client=client, session_client=session_client, factory=factory, settings=settings,
+                      people=people, actors=actors, institutions=institutions, subject_id=subject.person.id,
+                      subject_token_id=subject_token_id, _codes=iter(codes), council=council)
+        _arrange_access(world, principal(factory, people.make(Role.OPERATOR).person.id), institutions["FI"])
+        yield world
     engine.dispose()
 
 
@@ -547,6 +911,15 @@ def test_matrix_rules_are_as_documented():
     assert expected("POST", "/api/v1/motions", "delegate_own_country") == FORBIDDEN
     assert expected("POST", "/api/v1/motions/{motion_id}/publish", "operator_read_scope") == FORBIDDEN
     assert expected("GET", "/api/v1/motions/{motion_id}/tally", "expired_token") == ALLOWED
+    assert expected("GET", "/api/v1/calls/{call_id}/ranking", "garbage_token") == ALLOWED
+    assert expected("POST", "/api/v1/calls/{call_id}/close", "auditor") == FORBIDDEN
+    assert expected("GET", "/api/v1/calls/{call_id}/assignments", "auditor") == ALLOWED
+    assert expected("GET", "/api/v1/calls/{call_id}/assignments", "reviewer") == FORBIDDEN
+    assert expected("GET", "/api/v1/proposals/{proposal_id}/assignments", "researcher") == FORBIDDEN
+    assert expected("GET", "/api/v1/proposals/{proposal_id}/reviews", "reviewer") == FORBIDDEN
+    assert expected("POST", "/api/v1/calls/{call_id}/proposals", "operator") == FORBIDDEN
+    assert expected("PUT", "/api/v1/proposals/{proposal_id}/review", "operator") == FORBIDDEN
+    assert expected("POST", "/api/v1/allocations/{allocation_id}/members", "operator") == FORBIDDEN
     assert all(expected(m, p, "anonymous") in (ALLOWED, UNAUTHENTICATED) for m, p in MATRIX)
 
 

@@ -107,8 +107,7 @@ def call_ranking(db: DB, viewer: Viewer, call_id: int) -> list[dict]:
     call = calls.visible_call(db, call_id, sees_drafts=policy.sees_draft_calls(viewer))
     if call.ranked_at is None:
         raise NotFound(f"call {call_id} has not been ranked yet")
-    ranked = [p for p in proposals.call_proposals(db, call_id) if p.rank is not None]
-    return [decisions.published_entry(p) for p in sorted(ranked, key=lambda p: p.rank or 0)]
+    return decisions.published_ranking(db, call)
 
 
 def _public_slates(db: DB, viewer: Principal | None, call_id: int):
@@ -324,7 +323,7 @@ def final_report(db: DB, principal: CurrentPrincipal, proposal_id: int, body: Fi
 
 @router.get("/reviewers/me/expertise", tags=["reviews"], response_model=ExpertiseOut)
 def my_expertise(db: DB, principal: CurrentPrincipal):
-    policy.can_review(principal)
+    policy.can_read_own_reviews(principal)
     profile = reviews.expertise_of(db, principal.person_id)
     return ExpertiseOut(keywords=profile.keywords if profile else [], max_load=profile.max_load if profile else None)
 
@@ -339,7 +338,7 @@ def set_expertise(db: DB, principal: CurrentPrincipal, body: ExpertiseIn):
 @router.get("/reviews/queue", tags=["reviews"], response_model=list[AssignmentOut])
 def review_queue(db: DB, principal: CurrentPrincipal):
     """The proposals the signed-in reviewer is assigned, with their own reviews."""
-    policy.can_review(principal)
+    policy.can_read_own_reviews(principal)
     return [AssignmentOut.of(a) for a in reviews.my_queue(db, principal)]
 
 

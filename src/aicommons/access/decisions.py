@@ -96,6 +96,16 @@ def _ranking(session: Session, call: Call, proposals: list[Proposal]) -> list[ra
     return ranked
 
 
+def published_ranking(session: Session, call: Call) -> list[dict[str, Any]]:
+    """The ranking as ``rank_call`` published it (scores, ranks, per-criterion means), recomputed from the
+    ranked proposals' reviews, which no longer change once released."""
+    ranked = list(session.scalars(select(Proposal).where(Proposal.call_id == call.id, Proposal.rank.is_not(None))
+                                  .order_by(Proposal.id)))
+    by_id = {p.id: p for p in ranked}
+    return [published_entry(by_id[e.proposal_id], e)
+            for e in sorted(_ranking(session, call, ranked), key=lambda e: e.rank)]
+
+
 def published_entry(proposal: Proposal, entry: ranking.RankedEntry | None = None) -> dict[str, Any]:
     """One line of the published ranking: public facts, score, rank, never a reviewer."""
     entry_dict = entry.to_dict() if entry else {

@@ -41,6 +41,11 @@ def can_review(principal: Principal) -> None:
     require_any_role(principal, Role.REVIEWER, scope="write")
 
 
+def can_read_own_reviews(principal: Principal) -> None:
+    """A reviewer's own queue and expertise, with a read-only token too."""
+    require_any_role(principal, Role.REVIEWER, scope="read")
+
+
 def is_applicant(principal: Principal | None, proposal: Proposal) -> bool:
     if principal is None:
         return False

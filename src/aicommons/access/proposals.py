@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from license_expression import get_spdx_licensing
+from license_expression import ExpressionError, get_spdx_licensing
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -64,7 +64,10 @@ class ProposalText:
 
 def spdx(expression: str, field: str) -> str:
     """An SPDX licence id or expression, normalised ("apache-2.0" -> "Apache-2.0"), or a 422 naming the field."""
-    info = _SPDX.validate(expression.strip()) if expression and expression.strip() else None
+    try:
+        info = _SPDX.validate(expression.strip()) if expression and expression.strip() else None
+    except (AttributeError, ExpressionError):  # license_expression raises on some malformed input ("MIT AND")
+        info = None
     if info is None or info.errors or not info.normalized_expression:
         raise invalid_field(("body", field), f"'{expression}' is not an SPDX licence identifier or expression "
                             "(for example Apache-2.0, MIT, CC-BY-4.0)")

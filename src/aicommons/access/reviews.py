@@ -281,10 +281,12 @@ def declare_conflict(session: Session, *, actor: Principal, proposal_id: int, re
     row = ConflictDeclaration(reviewer_id=actor.person_id, proposal_id=proposal_id, reason=reason.strip(),
                               declared_at=clock.now())
     session.add(row)
-    for a in session.scalars(select(ReviewAssignment).where(ReviewAssignment.proposal_id == proposal_id,
-                                                            ReviewAssignment.reviewer_id == actor.person_id,
-                                                            ReviewAssignment.status.in_(LIVE))):
-        a.status = AssignmentStatus.WITHDRAWN
+    # Released reviews are final: after release the declaration is for the panel and the review stands.
+    if proposal.status in (ProposalStatus.SUBMITTED, ProposalStatus.TECHNICAL_CHECK, ProposalStatus.IN_REVIEW):
+        for a in session.scalars(select(ReviewAssignment).where(ReviewAssignment.proposal_id == proposal_id,
+                                                                ReviewAssignment.reviewer_id == actor.person_id,
+                                                                ReviewAssignment.status.in_(LIVE))):
+            a.status = AssignmentStatus.WITHDRAWN
     session.flush()
     return row
 
