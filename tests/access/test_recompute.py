@@ -62,3 +62,23 @@ def test_an_unreachable_facility_is_a_clear_failure():
 
     with pytest.raises(recompute.RecomputeFailed, match="cannot reach"):
         recompute.recompute("http://nowhere.invalid", 1, transport=httpx.MockTransport(refuse))
+
+
+def test_the_cli_recomputes_the_demo_slate_on_a_running_server(tmp_path):
+    import json
+    import subprocess
+
+    from tests.served import CLI, demo_facility, serving
+
+    with serving(demo_facility(tmp_path / "var")) as served:
+        decided = subprocess.run([CLI, "access", "recompute-slate", "1", "--url", served.url, "--json"],
+                                 capture_output=True, text=True, timeout=60)
+        table = subprocess.run([CLI, "access", "recompute-slate", "1", "--url", served.url],
+                               capture_output=True, text=True, timeout=60)
+        open_call = subprocess.run([CLI, "access", "recompute-slate", "2", "--url", served.url],
+                                   capture_output=True, text=True, timeout=60)
+    assert decided.returncode == 0, decided.stderr
+    report = json.loads(decided.stdout)
+    assert report["matches"] is True and report["status"] == "approved" and report["mismatches"] == []
+    assert table.returncode == 0 and "MATCHES" in table.stdout
+    assert open_call.returncode == 1 and "no slate" in open_call.stderr
