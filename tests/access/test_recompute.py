@@ -36,7 +36,7 @@ def test_the_published_slate_recomputes_exactly(published, client):
     call_id, slate, ranking = published
     outcome = recompute.compare(slate, ranking)
     assert outcome.matches and outcome.recomputed_digest == slate["digest"]
-    assert outcome.awarded_hours == 11_000 and outcome.status == "approved"
+    assert outcome.awarded_hours == 10_000 and outcome.status == "approved"
     served = recompute.recompute("http://testserver", call_id, transport=client._transport)
     assert served.matches
 
