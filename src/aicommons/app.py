@@ -33,7 +33,20 @@ from aicommons.middleware import (
     SecurityHeadersMiddleware,
 )
 from aicommons.migrate import check_schema
-from aicommons.web import council_pages, governance_pages, identity_pages, ledger_pages, motion_editor_pages, pages
+from aicommons.web import (
+    access_assignment_pages,
+    access_call_desk_pages,
+    access_decision_pages,
+    access_pages,
+    access_proposal_pages,
+    access_review_pages,
+    council_pages,
+    governance_pages,
+    identity_pages,
+    ledger_pages,
+    motion_editor_pages,
+    pages,
+)
 from aicommons.web.render import render_error
 from aicommons.web.render import templates as _templates  # noqa: F401  (loads templates at import)
 
@@ -100,6 +113,13 @@ def create_app(settings: Settings | None = None, *, verify_schema: bool = True) 
     app.include_router(governance_pages.router)
     app.include_router(council_pages.router)
     app.include_router(motion_editor_pages.router)
+    # The call desk's fixed paths (/calls/new) come before the public /calls/{call_id}.
+    app.include_router(access_call_desk_pages.router)
+    app.include_router(access_pages.router)
+    app.include_router(access_proposal_pages.router)
+    app.include_router(access_review_pages.router)
+    app.include_router(access_assignment_pages.router)
+    app.include_router(access_decision_pages.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.mount("/swagger-ui", StaticFiles(directory=swagger_ui_path), name="swagger")
 

@@ -88,6 +88,13 @@ def create_call(session: Session, *, actor: Principal, title: str, description: 
                 spread_threshold: int = 2, funding_threshold: str = "3", policy: Policy = Policy.MERIT,
                 tolerance: str = "1/20", reply_days: int = 14, appeal_days: int = 30) -> Call:
     """A draft call, private to operators until it goes to the council."""
+    if not title.strip():
+        raise invalid_field(("body", "title"), "a call needs a title")
+    for name, value, low, high in (("min_reviews", min_reviews, 1, 10), ("max_load", max_load, 1, 100),
+                                   ("spread_threshold", spread_threshold, 1, 4), ("reply_days", reply_days, 1, 60),
+                                   ("appeal_days", appeal_days, 1, 120)):
+        if not low <= value <= high:
+            raise invalid_field(("body", name), f"from {low} to {high}")
     _check_tracks(tracks)
     _check_dates(opens_at, closes_at, allocation_starts_on)
     threshold = parse_fraction(funding_threshold, ("body", "funding_threshold"), low=Fraction(1), high=Fraction(5))

@@ -214,6 +214,9 @@ def record_technical_check(session: Session, *, actor: Principal, proposal_id: i
                            notes: str) -> Proposal:
     """Eligibility and feasibility on the requested hardware; a failure is a rejection with its rationale."""
     proposal = load_for_update(session, Proposal, proposal_id, "proposal")
+    if proposal.status is not ProposalStatus.TECHNICAL_CHECK:
+        raise Conflict(f"proposal {proposal.id} is {proposal.status.value.replace('_', ' ')}, "
+                       "not in its technical check")
     if not passed and not notes.strip():
         raise invalid_field(("body", "notes"), "a failed technical check needs a written rationale")
     if passed:

@@ -223,6 +223,8 @@ def _add_assignment(session: Session, proposal_id: int, reviewer_id: int, *, act
     row.assigned_by_id, row.assigned_at = actor.person_id, clock.now()
     row.override_reasons = [r.value for r in override] if override else None
     row.override_justification = justification
+    # A reassignment after a withdrawal starts a fresh review.
+    row.scores = row.comments_for_applicants = row.confidential_comments = row.submitted_at = None
     return row
 
 

@@ -9,7 +9,7 @@ from fractions import Fraction
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from aicommons.access.models import Allocation, Proposal, ProposalStatus, Track
+from aicommons.access.models import Allocation, AllocationStatus, Proposal, ProposalStatus, Track
 from aicommons.governance import service as governance
 
 SECONDS_PER_HOUR = 3600
@@ -38,7 +38,7 @@ def by_state_and_track(session: Session, call_id: int | None = None) -> tuple[li
     states: dict[str, Line] = {}
     tracks: dict[Track, Line] = {}
     query = select(Proposal).where(Proposal.status != ProposalStatus.DRAFT)
-    allocations = select(Allocation)
+    allocations = select(Allocation).where(Allocation.status != AllocationStatus.REVOKED)
     if call_id is not None:
         query, allocations = query.where(Proposal.call_id == call_id), allocations.where(Allocation.call_id == call_id)
     for p in session.scalars(query):
@@ -56,9 +56,9 @@ def by_state_and_track(session: Session, call_id: int | None = None) -> tuple[li
 
 
 def shares(session: Session) -> list[ShareLine]:
-    """Each state's share of all GPU-hours granted, against its contribution share in force."""
+    """Each state's share of all GPU-hours granted (revoked allocations aside), against its contribution share."""
     awarded: dict[str, int] = defaultdict(int)
-    for a in session.scalars(select(Allocation)):
+    for a in session.scalars(select(Allocation).where(Allocation.status != AllocationStatus.REVOKED)):
         awarded[a.member_state_code] += a.budget_gpu_seconds // SECONDS_PER_HOUR
     scale = governance.scale_in_force(session)
     contribution = {s.member_state_code: Fraction(s.share) for s in scale.shares} if scale else {}

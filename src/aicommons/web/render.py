@@ -100,7 +100,7 @@ def nav_for(principal: Principal | None) -> list[tuple[str, str]]:
     """Navigation links this person may use; later wings add theirs here."""
     links = [("/", "Home"), ("/member-states", "Member states"), ("/institutions", "Institutions"),
              ("/decisions", "Decisions"), ("/contributions", "Contributions"), ("/constitution", "Constitution"),
-             ("/ledger", "Ledger")]
+             ("/calls", "Calls"), ("/projects", "Projects"), ("/ledger", "Ledger")]
     if principal is None:
         return links
     if principal.has_role(Role.OPERATOR) or principal.delegate_of():
@@ -109,6 +109,12 @@ def nav_for(principal: Principal | None) -> list[tuple[str, str]]:
         links.append(("/council/motions", "Motion editor"))
     if principal.has_role(Role.OPERATOR) or principal.has_role(Role.AUDITOR):
         links.append(("/operator/people", "People and roles"))
+    if principal.has_role(Role.RESEARCHER):
+        links.append(("/proposals/mine", "My proposals"))
+    if principal.has_role(Role.REVIEWER):
+        links.append(("/reviews", "Reviews"))
+    if principal.has_role(Role.OPERATOR) or principal.has_role(Role.AUDITOR):
+        links.append(("/assignments", "Assignments"))
     links.append(("/account", "My account"))
     return links
 
