@@ -14,6 +14,7 @@ from aicommons.access.models import Allocation, AllocationStatus, Policy, Propos
 from aicommons.database import unit_of_work
 from aicommons.errors import Conflict, Forbidden, Invalid
 from aicommons.governance.models import ContributionScale, ContributionShare, ScaleStatus
+from aicommons.identity.models import Role
 from tests.access.world import World, p
 
 
@@ -91,6 +92,17 @@ def test_a_rejection_is_appealed_once_and_decided_by_another_operator(world, fac
                                 decision="The reviews overlooked section 3; back to ranking.")
     with factory() as s:
         assert proposals.get_proposal(s, ids[2]).status is ProposalStatus.RANKED
+    # A supplementary slate shares out what is left of the pool among the proposals returned to the ranking.
+    slate_id, motion2 = world.propose_slate(call_id, at=decided)
+    with factory() as s:
+        supplementary = decisions.get_slate(s, slate_id)
+        assert decisions.is_supplementary(s, supplementary)
+        assert [p["proposal_id"] for p in supplementary.inputs["proposals"]] == [ids[2]]
+        assert supplementary.inputs["tracks"]["science"]["pool_hours"] == 10_000 - 6_000
+    world.decide(motion2, at=decided)
+    with factory() as s:
+        # Still below the funding threshold: the supplementary slate funds it no more than the first did.
+        assert proposals.get_proposal(s, ids[2]).status is ProposalStatus.REJECTED
 
 
 def test_an_appeal_after_its_deadline_is_refused(world, factory):
@@ -246,3 +258,26 @@ def test_a_renewal_is_reviewed_again_and_adds_to_its_allocation(world, factory):
         assert allocation.budget_gpu_seconds == budget + 300 * 3600
         assert allocation.ends_on > ends_on
         assert s.scalar(select(Allocation).where(Allocation.proposal_id == renewal_id)) is None
+
+
+def test_an_operator_who_applies_never_acts_as_the_panel_on_the_call(world, factory):
+    from aicommons.identity import accounts
+
+    call_id = world.draft_call()
+    world.approve_call(call_id)
+    pid = world.propose(call_id, "DE", team=[world.researchers["FR"].person.email])
+    other = world.propose(call_id, "FI")
+    closed = world.close(call_id)
+    with unit_of_work(factory) as s:
+        accounts.grant_role(s, actor=None, person_id=world.researchers["FR"].person.id, role=Role.OPERATOR)
+    insider = p(world.researchers["FR"])
+    insider = type(insider)(**{**vars(insider), "roles": insider.roles | {(Role.OPERATOR, None)}})
+    with clock.frozen_at(closed), unit_of_work(factory) as s, pytest.raises(Forbidden, match="applicant"):
+        proposals.record_technical_check(s, actor=insider, proposal_id=pid, passed=True, notes="")
+    world.pass_checks(pid, other, at=closed)
+    with clock.frozen_at(closed), unit_of_work(factory) as s, pytest.raises(Forbidden, match="applicant"):
+        reviews.assign_automatically(s, actor=insider, call_id=call_id)
+    with factory() as s:
+        # A team member of one proposal is conflicted on every other proposal of the call.
+        applicants = reviews.call_applicants(s, call_id).people
+        assert world.researchers["FR"].person.id in applicants and world.researchers["FI"].person.id in applicants

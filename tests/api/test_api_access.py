@@ -486,7 +486,8 @@ def test_a_call_with_bad_terms_is_a_422_naming_the_field(client, world):
                         (call_body(tracks=[{**fast, "cap_hours": 500, "pool_hours": 100}]), "tracks.0.cap_hours"),
                         (call_body(tracks=[fast]), "tracks.0.cap_hours"),
                         (call_body(funding_threshold="6"), "funding_threshold"),
-                        (call_body(allocation_starts_on=T0.date().isoformat()), "allocation_starts_on")):
+                        (call_body(allocation_starts_on=T0.date().isoformat()), "allocation_starts_on"),
+                        (call_body(opens_at="2026-04-01T00:00:00"), "opens_at")):
         with at(T0):
             assert _field(client.post("/api/v1/calls", headers=op, json=body)) == field
     assert _ok(client.get("/api/v1/calls", headers=op)) == []

@@ -97,7 +97,8 @@ def expire_ended(session: Session) -> list[Allocation]:
     """Active allocations whose last day has passed become expired (run by the operator or a timer)."""
     today = clock.now().date()
     ended = list(session.scalars(select(Allocation).where(Allocation.status == AllocationStatus.ACTIVE,
-                                                          Allocation.ends_on < today).with_for_update(of=Allocation)))
+                                                          Allocation.ends_on < today).with_for_update(of=Allocation)
+                         .execution_options(populate_existing=True)))
     for allocation in ended:
         allocation.status, allocation.status_reason = AllocationStatus.EXPIRED, f"ended on {allocation.ends_on}"
         allocation.updated_at = clock.now()

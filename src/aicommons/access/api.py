@@ -123,7 +123,7 @@ def _public_slates(db: DB, viewer: Principal | None, call_id: int):
 @router.get("/calls/{call_id}/slates", tags=["slates"], response_model=list[SlateOut])
 def list_slates(db: DB, viewer: Viewer, call_id: int):
     calls.visible_call(db, call_id, sees_drafts=policy.sees_draft_calls(viewer))
-    return [SlateOut.of(s) for s in _public_slates(db, viewer, call_id)]
+    return [SlateOut.of(s, decisions.is_supplementary(db, s)) for s in _public_slates(db, viewer, call_id)]
 
 
 @router.get("/calls/{call_id}/slate", tags=["slates"], response_model=SlateOut)
@@ -135,7 +135,7 @@ def current_slate(db: DB, viewer: Viewer, call_id: int):
         (s for s in slates if s.status is SlateStatus.PROPOSED), None)
     if chosen is None:
         raise NotFound(f"call {call_id} has no slate before the council or approved")
-    return SlateOut.of(chosen)
+    return SlateOut.of(chosen, decisions.is_supplementary(db, chosen))
 
 
 @router.post("/calls/{call_id}/slates", tags=["slates"], response_model=SlateOut,
@@ -143,7 +143,8 @@ def current_slate(db: DB, viewer: Viewer, call_id: int):
 def propose_slate(db: DB, principal: CurrentPrincipal, call_id: int):
     """Compute the slate from the ranking and draft the council motion to approve it."""
     policy.can_run_calls(principal)
-    return SlateOut.of(decisions.propose_slate(db, actor=principal, call_id=call_id))
+    row = decisions.propose_slate(db, actor=principal, call_id=call_id)
+    return SlateOut.of(row, decisions.is_supplementary(db, row))
 
 
 @router.post("/calls/{call_id}/rank", tags=["calls"], response_model=CallOut)
@@ -173,7 +174,9 @@ def assign_automatically(db: DB, principal: CurrentPrincipal, call_id: int):
 def list_assignments(db: DB, principal: CurrentPrincipal, call_id: int):
     policy.can_read_panel(principal)
     calls.visible_call(db, call_id, sees_drafts=True)
-    return [AssignmentOut.of(a) for a in reviews.live_assignments(db, call_id)]
+    # An operator or auditor who is also an applicant does not see who reviews their own proposal.
+    return [AssignmentOut.of(a) for a in reviews.live_assignments(db, call_id)
+            if not policy.is_applicant(principal, a.proposal)]
 
 
 # --- proposals -----------------------------------------------------------------------------------------
@@ -263,8 +266,10 @@ def proposal_reviews(db: DB, principal: CurrentPrincipal, proposal_id: int):
 def proposal_assignments(db: DB, principal: CurrentPrincipal, proposal_id: int):
     """Who reviews the proposal, with the reviews in full: for operators and auditors only."""
     policy.can_read_panel(principal)
-    proposals.get_proposal(db, proposal_id)
-    return [AssignmentOut.of(a) for a in reviews.live_assignments(db, proposals.get_proposal(db, proposal_id).call_id)
+    proposal = proposals.get_proposal(db, proposal_id)
+    if policy.is_applicant(principal, proposal):
+        raise Forbidden(f"you are an applicant on proposal {proposal_id}; its reviewers are not shown to you")
+    return [AssignmentOut.of(a) for a in reviews.live_assignments(db, proposal.call_id)
             if a.proposal_id == proposal_id]
 
 

@@ -184,7 +184,8 @@ def close_call(session: Session, *, actor: Principal, call_id: int) -> Call:
         raise Conflict(f"call {call.id} takes proposals until {ledger.rfc3339(call.closes_at)}")
     submitted = list(session.scalars(select(Proposal).where(Proposal.call_id == call.id,
                                                             Proposal.status == ProposalStatus.SUBMITTED)
-                                     .order_by(Proposal.id).with_for_update(of=Proposal)))
+                                     .order_by(Proposal.id).with_for_update(of=Proposal)
+                         .execution_options(populate_existing=True)))
     for proposal in submitted:
         move(proposal, "close call")
     call.status, call.closed_at = CallStatus.CLOSED, clock.now()

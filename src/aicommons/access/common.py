@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from aicommons.access import ranking
 from aicommons.access.lifecycle import IllegalMove, next_state
 from aicommons.access.models import Call, Proposal, ProposalStatus
-from aicommons.errors import Conflict, NotFound, invalid_field
+from aicommons.errors import Conflict, Forbidden, NotFound, invalid_field
 from aicommons.governance.rules import RuleError, exact_str, fraction
 from aicommons.identity.policy import Principal
 from aicommons.ledger import service as ledger
@@ -47,7 +47,10 @@ def parse_fraction(value: object, loc: tuple, *, low: Fraction, high: Fraction) 
 
 def load_for_update(session: Session, model: type[T], ident: int, what: str) -> T:
     # "OF" the row itself: eager joins to its relations would otherwise put FOR UPDATE on an outer join.
-    row = session.scalar(select(model).where(model.id == ident).with_for_update(of=model))  # type: ignore[attr-defined]
+    # populate_existing: an object loaded earlier in the session is refreshed from the locked row, so the
+    # state checks that follow see what the lock protects, not a stale copy.
+    row = session.scalar(select(model).where(model.id == ident).with_for_update(of=model)  # type: ignore[attr-defined]
+                         .execution_options(populate_existing=True))
     if row is None:
         raise NotFound(f"no {what} {ident}")
     return row
@@ -71,3 +74,9 @@ def move(proposal: Proposal, action: str) -> ProposalStatus:
 
 def rubric_of(call: Call) -> ranking.Rubric:
     return ranking.Rubric.from_dict({"criteria": call.rubric})
+
+
+def refuse_own(actor: Principal, proposal: Proposal) -> None:
+    """An operator who is also an applicant never acts as the panel on their own proposal."""
+    if actor.person_id == proposal.pi_id or any(m.person_id == actor.person_id for m in proposal.members):
+        raise Forbidden(f"you are an applicant on proposal {proposal.id}; another operator acts on it")

@@ -54,7 +54,8 @@ def rank_call(session: Session, *, actor: Principal, call_id: int) -> Call:
     if call.status is not CallStatus.CLOSED:
         raise Conflict(f"call {call.id} is {call.status.value.replace('_', ' ')}; a closed call is ranked")
     proposals = list(session.scalars(select(Proposal).where(Proposal.call_id == call.id).order_by(Proposal.id)
-                                     .with_for_update(of=Proposal)))
+                                     .with_for_update(of=Proposal)
+                         .execution_options(populate_existing=True)))
     waiting = [p.id for p in proposals if p.status in (ProposalStatus.SUBMITTED, ProposalStatus.TECHNICAL_CHECK,
                                                         ProposalStatus.IN_REVIEW)]
     if waiting:
@@ -130,9 +131,10 @@ def slate_inputs(session: Session, call: Call) -> slate.SlateInputs:
         if scale is None:
             raise Conflict("the share-aware policy needs a contribution scale in force")
         shares = {s.member_state_code: Fraction(s.share) for s in scale.shares}
+    granted = hours_granted(session, call)
     return slate.SlateInputs.from_dict({
-        "tracks": {t.track.value: {"pool_hours": t.pool_hours, "min_award_hours": t.min_award_hours}
-                   for t in call.tracks},
+        "tracks": {t.track.value: {"pool_hours": t.pool_hours - granted.get(t.track, 0),
+                                   "min_award_hours": t.min_award_hours} for t in call.tracks},
         "proposals": [{"proposal_id": p.id, "track": p.track.value, "member_state": p.country_code,
                        "requested_hours": p.requested_hours, "score": p.score, "rank": p.rank,
                        "fundable": bool(p.fundable)} for p in proposals],
@@ -141,10 +143,27 @@ def slate_inputs(session: Session, call: Call) -> slate.SlateInputs:
     })
 
 
+def hours_granted(session: Session, call: Call) -> dict[Track, int]:
+    """Hours already awarded in the call by approved slates; a supplementary slate shares out the rest."""
+    granted: dict[Track, int] = {}
+    for p in session.scalars(select(Proposal).where(Proposal.call_id == call.id, Proposal.award_hours.is_not(None),
+                                                    Proposal.status.in_((ProposalStatus.APPROVED,
+                                                                         ProposalStatus.ACTIVE,
+                                                                         ProposalStatus.CLOSED)))):
+        granted[p.track] = granted.get(p.track, 0) + (p.award_hours or 0)
+    return granted
+
+
+def is_supplementary(session: Session, row: Slate) -> bool:
+    """A slate after an approved one (for proposals returned to the ranking by an upheld appeal)."""
+    return any(o.status is SlateStatus.APPROVED and o.id < row.id for o in slates_of(session, row.call_id))
+
+
 def propose_slate(session: Session, *, actor: Principal, call_id: int) -> Slate:
     """Compute the slate and put it to the council as a motion of kind "approval of an allocation slate"."""
     call = load_for_update(session, Call, call_id, "call")
-    if call.status is not CallStatus.CLOSED or call.ranked_at is None:
+    # A decided call takes a supplementary slate when an upheld appeal returned proposals to the ranking.
+    if call.status not in (CallStatus.CLOSED, CallStatus.DECIDED) or call.ranked_at is None:
         raise Conflict(f"call {call.id} is {call.status.value.replace('_', ' ')}"
                        f"{'' if call.ranked_at else ', not yet ranked'}; a slate follows the ranking")
     inputs = slate_inputs(session, call)
@@ -208,7 +227,8 @@ def _rationale(award: dict[str, Any], entry: Proposal, pool: int) -> str:
 
 def approve_slate(session: Session, *, slate_id: int, motion_id: int) -> str:
     """The council approved the slate: allocations are granted and every proposal gets its rationale."""
-    row = session.scalar(select(Slate).where(Slate.id == slate_id).with_for_update())
+    row = session.scalar(select(Slate).where(Slate.id == slate_id).with_for_update()
+                         .execution_options(populate_existing=True))
     if row is None or row.status is not SlateStatus.PROPOSED or row.motion_id != motion_id:
         return f"none: slate {slate_id} is not the one before the council"
     call = load_for_update(session, Call, row.call_id, "call")
@@ -237,12 +257,14 @@ def approve_slate(session: Session, *, slate_id: int, motion_id: int) -> str:
 
 
 def return_rejected_slate(session: Session, *, slate_id: int, motion_id: int) -> str:
-    row = session.scalar(select(Slate).where(Slate.id == slate_id).with_for_update())
+    row = session.scalar(select(Slate).where(Slate.id == slate_id).with_for_update()
+                         .execution_options(populate_existing=True))
     if row is None or row.status is not SlateStatus.PROPOSED or row.motion_id != motion_id:
         return f"none: slate {slate_id} is not the one before the council"
     row.status, row.decided_at = SlateStatus.REJECTED, clock.now()
     call = load_for_update(session, Call, row.call_id, "call")
-    call.status, call.updated_at = CallStatus.CLOSED, clock.now()
+    call.status = CallStatus.DECIDED if is_supplementary(session, row) else CallStatus.CLOSED
+    call.updated_at = clock.now()
     return f"slate {row.id} not approved; call {call.id} returns to its operators"
 
 

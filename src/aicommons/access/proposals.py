@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from aicommons import clock
 from aicommons.access.calls import accepting_proposals, track_terms
-from aicommons.access.common import actor_urn, get_call, load_for_update, move, proposal_urn
+from aicommons.access.common import actor_urn, get_call, load_for_update, move, proposal_urn, refuse_own
 from aicommons.access.models import (
     Allocation,
     Appeal,
@@ -172,7 +172,8 @@ def submit_proposal(session: Session, *, actor: Principal, proposal_id: int) -> 
     proposal = _as_pi(session, actor, proposal_id, "submit the proposal")
     # A shared lock on the call: closing it takes the row exclusively, so no submission can slip in
     # between the close and its sweep of submitted proposals into the technical check.
-    call = session.scalar(select(Call).where(Call.id == proposal.call_id).with_for_update(read=True, of=Call))
+    call = session.scalar(select(Call).where(Call.id == proposal.call_id).with_for_update(read=True, of=Call)
+                         .execution_options(populate_existing=True))
     assert call is not None
     moment = clock.now()
     if proposal.status is ProposalStatus.DRAFT and moment >= call.closes_at:
@@ -214,6 +215,7 @@ def record_technical_check(session: Session, *, actor: Principal, proposal_id: i
                            notes: str) -> Proposal:
     """Eligibility and feasibility on the requested hardware; a failure is a rejection with its rationale."""
     proposal = load_for_update(session, Proposal, proposal_id, "proposal")
+    refuse_own(actor, proposal)
     if proposal.status is not ProposalStatus.TECHNICAL_CHECK:
         raise Conflict(f"proposal {proposal.id} is {proposal.status.value.replace('_', ' ')}, "
                        "not in its technical check")
@@ -290,16 +292,25 @@ def lodge_appeal(session: Session, *, actor: Principal, proposal_id: int, ground
 
 def decide_appeal(session: Session, *, actor: Principal, proposal_id: int, upheld: bool, decision: str) -> Appeal:
     """Decided by an operator other than the one who decided the rejection; upheld sends it back."""
-    appeal = session.scalar(select(Appeal).where(Appeal.proposal_id == proposal_id).with_for_update())
+    appeal = session.scalar(select(Appeal).where(Appeal.proposal_id == proposal_id).with_for_update()
+                         .execution_options(populate_existing=True))
     if appeal is None:
         raise NotFound(f"no appeal on proposal {proposal_id}")
     if appeal.status is not AppealStatus.LODGED:
         raise Conflict(f"the appeal on proposal {proposal_id} was already decided")
     proposal = load_for_update(session, Proposal, proposal_id, "proposal")
+    refuse_own(actor, proposal)
     if proposal.decided_by_id == actor.person_id:
         raise Forbidden("an appeal is decided by an operator other than the one who decided the rejection")
     if not decision.strip():
         raise invalid_field(("body", "decision"), "the decision on an appeal is written down")
+    call_status = proposal.call.status
+    if call_status is CallStatus.SLATE_PROPOSED:
+        raise Conflict(f"a slate for call {proposal.call_id} is before the council; decide the appeal once the "
+                       "council has decided the slate")
+    if upheld and proposal.rejected_from is ProposalStatus.TECHNICAL_CHECK and call_status is not CallStatus.CLOSED:
+        raise Conflict(f"call {proposal.call_id}'s reviews are over, so an upheld technical appeal could not be "
+                       "reviewed in it; dismiss it with that reason and invite a submission to the next call")
     if upheld:
         back_to = proposal.rejected_from
         action = ("uphold appeal: technical check" if back_to is ProposalStatus.TECHNICAL_CHECK

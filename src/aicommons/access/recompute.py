@@ -62,7 +62,8 @@ def compare(published: dict[str, Any], ranking: list[dict[str, Any]]) -> Recompu
     except (slate.SlateError, KeyError, TypeError) as exc:
         raise RecomputeFailed(f"the published inputs cannot be read: {exc}") from exc
     result = slate.compute_slate(inputs).to_dict()
-    mismatches = _check_against_ranking(published["inputs"], ranking)
+    mismatches = _check_against_ranking(published["inputs"], ranking,
+                                        supplementary=bool(published.get("supplementary")))
     claimed = published.get("result", {})
     for key in sorted(set(result) | set(claimed)):
         if result.get(key) != claimed.get(key):
@@ -75,12 +76,14 @@ def compare(published: dict[str, Any], ranking: list[dict[str, Any]]) -> Recompu
                       mismatches=mismatches, result=result)
 
 
-def _check_against_ranking(inputs: dict[str, Any], ranking: list[dict[str, Any]]) -> list[str]:
-    """The slate must allocate over exactly the published ranking."""
+def _check_against_ranking(inputs: dict[str, Any], ranking: list[dict[str, Any]], *,
+                           supplementary: bool = False) -> list[str]:
+    """The slate must allocate over exactly the published ranking (a supplementary slate, over the part of
+    it an upheld appeal returned; the proposals it uses must still match the ranking line for line)."""
     problems = []
     ranked = {line["proposal_id"]: line for line in ranking}
     used = {p["proposal_id"]: p for p in inputs.get("proposals", [])}
-    for pid in sorted(set(ranked) - set(used)):
+    for pid in sorted(set(ranked) - set(used)) if not supplementary else ():
         problems.append(f"proposal {pid} is in the published ranking but not in the slate's inputs")
     for pid in sorted(set(used) - set(ranked)):
         problems.append(f"proposal {pid} is in the slate's inputs but not in the published ranking")

@@ -15,7 +15,15 @@ from sqlalchemy.orm import Session
 
 from aicommons import clock
 from aicommons.access import assignment, coi, ranking
-from aicommons.access.common import actor_urn, get_call, load_for_update, move, proposal_urn, rubric_of
+from aicommons.access.common import (
+    actor_urn,
+    get_call,
+    load_for_update,
+    move,
+    proposal_urn,
+    refuse_own,
+    rubric_of,
+)
 from aicommons.access.models import (
     AssignmentStatus,
     Call,
@@ -149,8 +157,8 @@ def proposal_profiles(session: Session, proposals: list[Proposal]) -> list[coi.P
 
 def call_applicants(session: Session, call_id: int) -> coi.CallApplicants:
     """Everyone on any submitted proposal of the call, whatever became of it."""
-    proposals = session.scalars(select(Proposal).where(Proposal.call_id == call_id,
-                                                       Proposal.status != ProposalStatus.DRAFT))
+    proposals = list(session.scalars(select(Proposal).where(Proposal.call_id == call_id,
+                                                            Proposal.status != ProposalStatus.DRAFT)))
     people = {p.pi_id for p in proposals} | {m.person_id for p in proposals for m in p.members}
     return coi.CallApplicants(frozenset(people))
 
@@ -183,6 +191,8 @@ def _reviewing_call(session: Session, call_id: int) -> Call:
 def assign_automatically(session: Session, *, actor: Principal, call_id: int) -> assignment.AssignmentResult:
     """Fill every proposal in review up to the call's minimum reviews; manual assignments are kept."""
     call = _reviewing_call(session, call_id)
+    if actor.person_id in call_applicants(session, call.id).people:
+        raise Forbidden("an applicant in this call does not assign its reviewers; another operator does")
     proposals = [p for p in session.scalars(select(Proposal).where(Proposal.call_id == call.id,
                                                                      Proposal.status == ProposalStatus.IN_REVIEW)
                                              .order_by(Proposal.id))]
@@ -232,6 +242,7 @@ def assign_manually(session: Session, *, actor: Principal, proposal_id: int, rev
                     justification: str | None = None) -> ReviewAssignment:
     """Assign one reviewer by hand; a conflict is refused unless overridden with a written justification."""
     proposal = load_for_update(session, Proposal, proposal_id, "proposal")
+    refuse_own(actor, proposal)
     _reviewing_call(session, proposal.call_id)
     if proposal.status is not ProposalStatus.IN_REVIEW:
         raise Conflict(f"proposal {proposal.id} is {proposal.status.value.replace('_', ' ')}, not in review")
@@ -260,6 +271,10 @@ def assign_manually(session: Session, *, actor: Principal, proposal_id: int, rev
 
 
 def withdraw_assignment(session: Session, *, actor: Principal, assignment_id: int) -> ReviewAssignment:
+    found = session.get(ReviewAssignment, assignment_id)
+    if found is None:
+        raise NotFound(f"no assignment {assignment_id}")
+    refuse_own(actor, load_for_update(session, Proposal, found.proposal_id, "proposal"))
     row = load_for_update(session, ReviewAssignment, assignment_id, "assignment")
     if row.status is AssignmentStatus.WITHDRAWN:
         raise Conflict(f"assignment {row.id} is already withdrawn")
@@ -274,6 +289,7 @@ def declare_conflict(session: Session, *, actor: Principal, proposal_id: int, re
     proposal = session.get(Proposal, proposal_id)
     if proposal is None or proposal.status is ProposalStatus.DRAFT:
         raise NotFound(f"no proposal {proposal_id}")
+    proposal = load_for_update(session, Proposal, proposal_id, "proposal")
     if not reason.strip():
         raise invalid_field(("body", "reason"), "say briefly what the conflict is (the panel sees it, no one else)")
     existing = session.scalar(select(ConflictDeclaration).where(ConflictDeclaration.reviewer_id == actor.person_id,
@@ -300,7 +316,8 @@ def my_assignment(session: Session, actor: Principal, proposal_id: int) -> Revie
     """The reviewer's live assignment to this proposal, or 403: reviewers see only what they review."""
     row = session.scalar(select(ReviewAssignment).where(ReviewAssignment.proposal_id == proposal_id,
                                                         ReviewAssignment.reviewer_id == actor.person_id,
-                                                        ReviewAssignment.status.in_(LIVE)))
+                                                        ReviewAssignment.status.in_(LIVE))
+                         .execution_options(populate_existing=True))
     if row is None:
         raise Forbidden(f"you are not assigned to review proposal {proposal_id}")
     return row
@@ -315,8 +332,10 @@ def my_queue(session: Session, actor: Principal) -> list[ReviewAssignment]:
 def submit_review(session: Session, *, actor: Principal, proposal_id: int, scores: dict[str, Any],
                   comments_for_applicants: str, confidential_comments: str = "") -> ReviewAssignment:
     """Score every rubric criterion from 1 to 5; may be revised until the reviews are released."""
-    row = my_assignment(session, actor, proposal_id)
+    # Lock the proposal first (release, withdrawal and declarations lock it too), then read the
+    # assignment afresh under that lock: a review never lands on a withdrawn or released assignment.
     proposal = load_for_update(session, Proposal, proposal_id, "proposal")
+    row = my_assignment(session, actor, proposal_id)
     if proposal.status is not ProposalStatus.IN_REVIEW:
         raise Conflict(f"proposal {proposal.id} is {proposal.status.value.replace('_', ' ')}; reviews are "
                        "taken only while it is in review")
@@ -347,7 +366,8 @@ def release_reviews(session: Session, *, actor: Principal, call_id: int) -> Call
     proposals = list(session.scalars(select(Proposal).where(Proposal.call_id == call.id,
                                                             Proposal.status.in_((ProposalStatus.IN_REVIEW,
                                                                                  ProposalStatus.TECHNICAL_CHECK)))
-                                     .order_by(Proposal.id).with_for_update(of=Proposal)))
+                                     .order_by(Proposal.id).with_for_update(of=Proposal)
+                         .execution_options(populate_existing=True)))
     unchecked = [p.id for p in proposals if p.status is ProposalStatus.TECHNICAL_CHECK]
     if unchecked:
         raise Conflict(f"technical check still to do for proposals {', '.join(map(str, unchecked))}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from aicommons.access.models import (
     Allocation,
@@ -43,8 +43,8 @@ class CriterionIn(In):
 class CallIn(In):
     title: str = Field(min_length=1, max_length=300)
     description: str = Field(max_length=20_000)
-    opens_at: datetime
-    closes_at: datetime
+    opens_at: AwareDatetime = Field(description="RFC 3339 with a UTC offset.")
+    closes_at: AwareDatetime = Field(description="RFC 3339 with a UTC offset.")
     allocation_starts_on: date
     tracks: list[TrackIn] = Field(min_length=1, max_length=5)
     rubric: list[CriterionIn] | None = Field(default=None, max_length=10,
@@ -304,13 +304,15 @@ class SlateOut(BaseModel):
     digest: str
     motion: int | None
     computed_at: datetime
+    supplementary: bool = Field(description="After an approved slate: shares out what is left of the pools "
+                                            "among proposals an upheld appeal returned to the ranking.")
     inputs: dict
     result: dict
 
     @classmethod
-    def of(cls, s: Slate) -> SlateOut:
+    def of(cls, s: Slate, supplementary: bool = False) -> SlateOut:
         return cls(id=s.id, call=s.call_id, status=s.status.value, digest=s.digest, motion=s.motion_id,
-                   computed_at=s.computed_at, inputs=s.inputs, result=s.result)
+                   computed_at=s.computed_at, supplementary=supplementary, inputs=s.inputs, result=s.result)
 
 
 class AllocationOut(BaseModel):
