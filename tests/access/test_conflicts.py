@@ -10,6 +10,7 @@ from aicommons import clock
 from aicommons.access import proposals, reviews
 from aicommons.access.coi import Reason
 from aicommons.database import unit_of_work
+from aicommons.errors import Conflict, Forbidden
 from aicommons.identity import accounts, service
 from aicommons.identity.models import InstitutionKind, Role
 from tests.access.world import World
@@ -78,3 +79,36 @@ def test_delegates_and_applicants_of_the_call_are_conflicted(world, factory):
     assert Reason.SAME_CALL in reasons(factory, world.researchers["FI"], pid, at)
     assert Reason.DELEGATE in reasons(factory, world.delegates["PT"], pid, at)
     assert Reason.DELEGATE not in reasons(factory, world.delegates["PT"], other, at)
+
+
+def test_a_conflict_that_arises_after_assignment_bars_the_review(world, factory):
+    call_id = world.draft_call()
+    world.approve_call(call_id)
+    pid = world.propose(call_id, "DE")
+    closed = world.close(call_id)
+    world.pass_checks(pid, at=closed)
+    reviewer = world.reviewers[0]
+    with clock.frozen_at(closed), unit_of_work(factory) as s:
+        reviews.assign_manually(s, actor=accounts.principal_for(world.operator.person), proposal_id=pid,
+                                reviewer_id=reviewer.person.id)
+    with clock.frozen_at(closed), unit_of_work(factory) as s:
+        accounts.record_affiliation(s, actor=None, person_id=reviewer.person.id,
+                                    institution_id=world.institutions["DE"])
+    with clock.frozen_at(closed), factory() as s, pytest.raises(Forbidden, match="has arisen"):
+        reviews.my_assignment(s, accounts.principal_for(reviewer.person), pid)
+
+
+def test_manual_assignment_beyond_the_load_cap_needs_a_justification(world, factory):
+    call_id = world.draft_call(max_load=1)
+    world.approve_call(call_id)
+    first, second = world.propose(call_id, "DE"), world.propose(call_id, "FR")
+    closed = world.close(call_id)
+    world.pass_checks(first, second, at=closed)
+    op, reviewer = accounts.principal_for(world.operator.person), world.reviewers[0].person.id
+    with clock.frozen_at(closed), unit_of_work(factory) as s:
+        reviews.assign_manually(s, actor=op, proposal_id=first, reviewer_id=reviewer)
+    with clock.frozen_at(closed), unit_of_work(factory) as s, pytest.raises(Conflict, match="most allowed"):
+        reviews.assign_manually(s, actor=op, proposal_id=second, reviewer_id=reviewer)
+    with clock.frozen_at(closed), unit_of_work(factory) as s:
+        reviews.assign_manually(s, actor=op, proposal_id=second, reviewer_id=reviewer,
+                                justification="The only reviewer who reads Finnish.")

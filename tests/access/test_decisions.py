@@ -281,3 +281,20 @@ def test_an_operator_who_applies_never_acts_as_the_panel_on_the_call(world, fact
         # A team member of one proposal is conflicted on every other proposal of the call.
         applicants = reviews.call_applicants(s, call_id).people
         assert world.researchers["FR"].person.id in applicants and world.researchers["FI"].person.id in applicants
+
+
+def test_a_slate_whose_attachment_was_swapped_grants_nothing(world, factory):
+    from aicommons.governance import agenda
+
+    call_id, _ids, closed = reviewed_call(world)
+    world.rank(call_id, at=closed + timedelta(days=20))
+    slate_id, motion_id = world.propose_slate(call_id, at=closed + timedelta(days=21))
+    with unit_of_work(factory) as s:
+        motion = agenda.get_motion(s, motion_id, viewer=p(world.operator))
+        agenda.remove_attachment(s, motion_id=motion_id, attachment_id=motion.attachments[0].id)
+        agenda.add_attachment(s, motion_id=motion_id, filename="slate.json", media_type="application/json",
+                              content=b'{"digest": "forged", "inputs": {}, "result": {}}')
+    world.decide(motion_id, at=closed + timedelta(days=21))
+    with factory() as s:
+        assert decisions.get_slate(s, slate_id).status is SlateStatus.REJECTED
+        assert s.scalar(select(Allocation)) is None

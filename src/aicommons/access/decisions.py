@@ -37,11 +37,13 @@ from aicommons.access.reviews import submitted_reviews
 from aicommons.errors import Conflict, NotFound
 from aicommons.governance import agenda
 from aicommons.governance import service as governance
+from aicommons.governance.models import MotionAttachment
 from aicommons.governance.rules import MotionKind
 from aicommons.identity.policy import Principal
 from aicommons.ledger import service as ledger
 
 SECONDS_PER_HOUR = 3600
+SLATE_FILE = "slate.json"
 FAST_LANE_NOTE = "technical review only"
 
 
@@ -182,7 +184,7 @@ def propose_slate(session: Session, *, actor: Principal, call_id: int) -> Slate:
     motion = agenda.draft_motion(session, actor=actor, kind=MotionKind.SLATE_APPROVAL,
                                  title=f"Allocation slate for the call: {call.title}"[:300], text=text,
                                  payload={"slate_id": row.id})
-    agenda.add_attachment(session, motion_id=motion.id, filename="slate.json", media_type="application/json",
+    agenda.add_attachment(session, motion_id=motion.id, filename=SLATE_FILE, media_type="application/json",
                           content=json.dumps(published_slate(row), indent=2).encode())
     row.motion_id = motion.id
     call.status, call.updated_at = CallStatus.SLATE_PROPOSED, clock.now()
@@ -232,6 +234,11 @@ def approve_slate(session: Session, *, slate_id: int, motion_id: int) -> str:
     if row is None or row.status is not SlateStatus.PROPOSED or row.motion_id != motion_id:
         return f"none: slate {slate_id} is not the one before the council"
     call = load_for_update(session, Call, row.call_id, "call")
+    if not _attachment_matches(session, row, motion_id):
+        # The council voted on the attached slate; if it no longer is this one, nothing is granted.
+        row.status, row.decided_at = SlateStatus.REJECTED, clock.now()
+        call.status = CallStatus.DECIDED if is_supplementary(session, row) else CallStatus.CLOSED
+        return f"none: the slate attached to motion {motion_id} is not slate {row.id} as computed"
     pools = {t["track"]: t["pool_hours"] for t in row.result["tracks"]}
     # The slate's reasons are words ("track pool exhausted"); the rationale explains each.
     granted = 0
@@ -254,6 +261,19 @@ def approve_slate(session: Session, *, slate_id: int, motion_id: int) -> str:
     call.status, call.updated_at = CallStatus.DECIDED, clock.now()
     session.flush()
     return f"slate {row.id} approved: {granted} allocations granted"
+
+
+def _attachment_matches(session: Session, row: Slate, motion_id: int) -> bool:
+    attachment = session.scalar(select(MotionAttachment).where(MotionAttachment.motion_id == motion_id,
+                                                               MotionAttachment.filename == SLATE_FILE))
+    if attachment is None:
+        return False
+    try:
+        attached = json.loads(attachment.content)
+    except ValueError:
+        return False
+    return (attached.get("digest"), attached.get("inputs"), attached.get("result")) == (row.digest, row.inputs,
+                                                                                          row.result)
 
 
 def return_rejected_slate(session: Session, *, slate_id: int, motion_id: int) -> str:

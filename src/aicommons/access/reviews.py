@@ -257,6 +257,13 @@ def assign_manually(session: Session, *, actor: Principal, proposal_id: int, rev
     if reasons and justification is None:
         raise Conflict(f"conflict of interest ({', '.join(r.value.replace('_', ' ') for r in reasons)}); "
                        "an operator may override it only with a written justification")
+    call = proposal.call
+    load = sum(1 for a in live_assignments(session, call.id) if a.reviewer_id == reviewer_id)
+    own = expertise_of(session, reviewer_id)
+    cap = min(own.max_load or call.max_load, call.max_load) if own else call.max_load
+    if load >= cap and justification is None:
+        raise Conflict(f"person {reviewer_id} already reviews {load} proposals in this call, the most allowed "
+                       f"({cap}); an operator may exceed it only with a written justification")
     reviewer = reviewer_profiles(session, [reviewer_id])[0]
     (profile,) = proposal_profiles(session, [proposal])
     row = _add_assignment(session, proposal.id, reviewer_id, actor=actor, automatic=False,
@@ -320,6 +327,12 @@ def my_assignment(session: Session, actor: Principal, proposal_id: int) -> Revie
                          .execution_options(populate_existing=True))
     if row is None:
         raise Forbidden(f"you are not assigned to review proposal {proposal_id}")
+    if row.override_reasons is None and row.proposal.status is ProposalStatus.IN_REVIEW:
+        # A conflict can arise after assignment (a move, a new delegation): it bars the reviewer from then on.
+        arisen = conflicts_of(session, actor.person_id, row.proposal)
+        if arisen:
+            raise Forbidden(f"a conflict of interest ({', '.join(r.value.replace('_', ' ') for r in arisen)}) "
+                            f"has arisen since you were assigned to proposal {proposal_id}; tell the panel")
     return row
 
 
