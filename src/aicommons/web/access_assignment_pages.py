@@ -69,13 +69,15 @@ def _names(db: Session, person_ids: set[int]) -> dict[int, str]:
 def board_page(request: Request, db: Session, principal: Principal, call_id: int, *, failed: dict | None = None,
                status_code: int = 200):
     call = calls.visible_call(db, call_id, sees_drafts=True)
-    live = reviews.live_assignments(db, call.id)
+    # An operator or auditor who is also an applicant in the call sees nothing of their own proposals' panel.
+    own = {p.id for p in proposals.call_proposals(db, call.id) if policy.is_applicant(principal, p)}
+    live = [a for a in reviews.live_assignments(db, call.id) if a.proposal_id not in own]
     by_proposal: dict[int, list[ReviewAssignment]] = defaultdict(list)
     for a in live:
         by_proposal[a.proposal_id].append(a)
     # Proposals in review, and those reviewed before; the fast lane and failed checks have no reviewers.
     reviewed = [p for p in proposals.call_proposals(db, call.id)
-                if p.status is ProposalStatus.IN_REVIEW or p.id in by_proposal]
+                if p.id not in own and (p.status is ProposalStatus.IN_REVIEW or p.id in by_proposal)]
     load = Counter(a.reviewer_id for a in live)
     pool = reviews.reviewer_profiles(db)
     names = _names(db, {r.person_id for r in pool} | {a.reviewer_id for a in live})
