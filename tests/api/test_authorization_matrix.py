@@ -371,7 +371,9 @@ def _call_at(w: World, stage: str, n: int = 1, reviewer: Principal | None = None
         reviewer = reviewer or acc.panel
         with _at(f, t + timedelta(days=21)) as s:
             for pid in ids:
-                reviews.assign_manually(s, actor=acc.staff, proposal_id=pid, reviewer_id=reviewer.person_id)
+                # One matrix reviewer takes every proposal of a batch: past the load cap, with a justification.
+                reviews.assign_manually(s, actor=acc.staff, proposal_id=pid, reviewer_id=reviewer.person_id,
+                                        justification="The matrix's one reviewer reviews the whole batch.")
         if stage == "assigned":
             return call_id, ids
         with _at(f, t + timedelta(days=22)) as s:

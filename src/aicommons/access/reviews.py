@@ -268,7 +268,7 @@ def assign_manually(session: Session, *, actor: Principal, proposal_id: int, rev
     (profile,) = proposal_profiles(session, [proposal])
     row = _add_assignment(session, proposal.id, reviewer_id, actor=actor, automatic=False,
                           match=assignment.match(reviewer, profile), override=reasons or None,
-                          justification=justification if reasons else None)
+                          justification=justification if reasons or load >= cap else None)
     session.flush()
     if reasons:
         # Public: that the rule was set aside on this proposal and which rule. Not who, not why.
