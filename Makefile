@@ -42,6 +42,7 @@ bench: install-test system-deps
 	$(BIN)/python benchmarks/api.py
 	$(BIN)/python benchmarks/ledger.py
 	$(BIN)/python benchmarks/review_assignment.py
+	$(BIN)/python benchmarks/usage_ingest.py
 
 lint: install-test
 	$(BIN)/ruff check src tests benchmarks migrations
