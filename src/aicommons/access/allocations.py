@@ -106,3 +106,18 @@ def expire_ended(session: Session) -> list[Allocation]:
         ledger.record(session, kind="access.allocation.changed", subject=allocation_urn(allocation.id), actor=None,
                       data=allocation_facts(allocation))
     return ended
+
+
+def lock_for_spending(session: Session, allocation_id: int) -> Allocation:
+    """The allocation, locked: jobs reserve and settle GPU-seconds one at a time per allocation."""
+    return load_for_update(session, Allocation, allocation_id, "allocation")
+
+
+def mark_exhausted(session: Session, allocation: Allocation) -> None:
+    """Its budget is spent (the compute domain decides when); a renewal can make it active again."""
+    if allocation.status is AllocationStatus.ACTIVE:
+        allocation.status, allocation.status_reason = AllocationStatus.EXHAUSTED, "its GPU-hour budget is spent"
+        allocation.updated_at = clock.now()
+        session.flush()
+        ledger.record(session, kind="access.allocation.changed", subject=allocation_urn(allocation.id), actor=None,
+                      data=allocation_facts(allocation))

@@ -208,5 +208,11 @@ KINDS: dict[str, EntryKind] = {
             {"...": "the allocation's facts", "reason": "the operator's stated reason"},
             "An operator revoked an allocation.",
         ),
+        EntryKind(
+            "compute.job.finished", "urn:aicommons:job:<id>",
+            {"allocation": "urn:aicommons:allocation:<id>", "gpu_seconds": "exact integer charged",
+             "outcome": "succeeded | failed | cancelled | timed_out | lost"},
+            "A job ended and its GPU-seconds were charged to the allocation that paid for it.",
+        ),
     ]
 }
