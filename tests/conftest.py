@@ -14,6 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
+from aicommons import clock
 from aicommons.config import Settings
 from aicommons.database import create_db_engine, make_session_factory, unit_of_work
 from aicommons.devtools.pgcluster import ClusterUnavailable, start_cluster
@@ -24,6 +25,18 @@ from aicommons.migrate import upgrade
 
 REQUIRE_FULL = os.environ.get("AICOMMONS_REQUIRE_FULL_TESTS") == "1"
 PASSWORD = "correct horse battery staple"
+
+
+_REAL_CLOCK = clock._now
+
+
+@pytest.fixture(autouse=True)
+def _clock_released() -> Iterator[None]:
+    """A test that leaves the clock frozen (say, from threads racing on ``frozen_at``) fails, not the next one."""
+    yield
+    leaked = clock._now is not _REAL_CLOCK
+    clock._now = _REAL_CLOCK
+    assert not leaked, "this test left aicommons.clock frozen"
 
 
 def unavailable(reason: str) -> None:

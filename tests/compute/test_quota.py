@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from contextlib import nullcontext
 from datetime import timedelta
 
 import pytest
@@ -53,7 +54,9 @@ def request(allocation_id, gpus=1, hours=1, **changes):
 
 
 def submit(factory, world, allocation_id, at, who="DE", **kw):
-    with clock.frozen_at(at), unit_of_work(factory) as s:
+    """Submit with the clock frozen at ``at``; ``at=None`` leaves the clock alone (the caller froze it once:
+    ``frozen_at`` swaps a process-wide function, so threads must not each enter and leave it)."""
+    with clock.frozen_at(at) if at else nullcontext(), unit_of_work(factory) as s:
         return service.submit_job(s, actor=p(world.researchers[who]), request=request(allocation_id, **kw)).id
 
 
@@ -82,16 +85,17 @@ def test_fifty_simultaneous_submissions_against_room_for_ten_admit_exactly_ten(g
     def one():
         barrier.wait()
         try:
-            submit(factory, world, allocation_id, at, gpus=1, hours=10)  # 10 GPU-hours: ten fit in 100
+            submit(factory, world, allocation_id, None, gpus=1, hours=10)  # 10 GPU-hours: ten fit in 100
             outcomes.append("admitted")
         except Conflict:
             outcomes.append("refused")
 
     threads = [threading.Thread(target=one) for _ in range(50)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    with clock.frozen_at(at):
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
     assert outcomes.count("admitted") == 10 and outcomes.count("refused") == 40
     with factory() as s:
         assert len(list(s.scalars(select(Job)))) == 10
