@@ -29,7 +29,8 @@ MIN_TIME_LIMIT_SECONDS = 60
 MAX_ENVIRONMENT = 100
 MAX_COMMAND_ARGS = 1000
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
-RESERVED_ENV = frozenset({"CUDA_VISIBLE_DEVICES", "SLURM_JOB_ID", "AICOMMONS_JOB_ID"})
+RESERVED_ENV = frozenset({"CUDA_VISIBLE_DEVICES", "CUDA_DEVICE_ORDER", "SLURM_JOB_ID", "AICOMMONS_JOB_ID",
+                          "AICOMMONS_OUTPUT_DIR"})
 FINISHED = (JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED, JobState.TIMED_OUT, JobState.LOST)
 
 
@@ -72,8 +73,8 @@ def _check_request(request: JobRequest, *, max_gpus_per_node: int) -> None:
     if request.command is not None and not (0 < len(request.command) <= MAX_COMMAND_ARGS
                                             and all(isinstance(a, str) and "\x00" not in a for a in request.command)):
         raise invalid_field((*loc, "command"), f"a command is 1 to {MAX_COMMAND_ARGS} arguments, each a string")
-    if request.script is not None and not request.script.strip():
-        raise invalid_field((*loc, "script"), "the script is empty")
+    if request.script is not None and not request.script.startswith("#!"):
+        raise invalid_field((*loc, "script"), "a script starts with its interpreter line, e.g. #!/bin/bash")
     if not 1 <= request.nodes <= MAX_NODES:
         raise invalid_field((*loc, "nodes"), f"from 1 to {MAX_NODES} nodes")
     if not 1 <= request.gpus_per_node <= max_gpus_per_node:
