@@ -17,7 +17,6 @@ from aicommons import clock
 from aicommons.access import assignment, coi, ranking
 from aicommons.access.common import (
     actor_urn,
-    get_call,
     load_for_update,
     move,
     proposal_urn,
@@ -252,7 +251,9 @@ def assign_manually(session: Session, *, actor: Principal, proposal_id: int, rev
     live = {a.reviewer_id for a in live_assignments(session, proposal.call_id) if a.proposal_id == proposal.id}
     if reviewer_id in live:
         raise Conflict(f"person {reviewer_id} already reviews proposal {proposal.id}")
-    reasons = conflicts_of(session, reviewer_id, proposal)
+    reviewer = reviewer_profiles(session, [reviewer_id])[0]
+    (profile,) = proposal_profiles(session, [proposal])
+    reasons = coi.reasons(reviewer, profile, call_applicants(session, proposal.call_id))
     justification = (justification or "").strip() or None
     if reasons and justification is None:
         raise Conflict(f"conflict of interest ({', '.join(r.value.replace('_', ' ') for r in reasons)}); "
@@ -264,8 +265,6 @@ def assign_manually(session: Session, *, actor: Principal, proposal_id: int, rev
     if load >= cap and justification is None:
         raise Conflict(f"person {reviewer_id} already reviews {load} proposals in this call, the most allowed "
                        f"({cap}); an operator may exceed it only with a written justification")
-    reviewer = reviewer_profiles(session, [reviewer_id])[0]
-    (profile,) = proposal_profiles(session, [proposal])
     row = _add_assignment(session, proposal.id, reviewer_id, actor=actor, automatic=False,
                           match=assignment.match(reviewer, profile), override=reasons or None,
                           justification=justification if reasons or load >= cap else None)
@@ -420,13 +419,3 @@ def reviews_for_applicants(session: Session, proposal: Proposal) -> list[Anonymo
                             comments=r.comments_for_applicants or "",
                             weighted=ranking.weighted_score(rubric, [r.scores]))
             for i, r in enumerate(submitted_reviews(session, proposal.id), start=1)]
-
-
-def reviewers_conflicted_on(session: Session, proposal: Proposal) -> set[int]:
-    reviewers = reviewer_profiles(session)
-    return coi.conflicted(reviewers, proposal_profiles(session, [proposal]),
-                          call_applicants(session, proposal.call_id))[proposal.id]
-
-
-def get_call_for_review(session: Session, call_id: int) -> Call:
-    return get_call(session, call_id)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -158,8 +157,3 @@ def settle(session: Session, *, job_id: int, state: JobState, gpu_seconds: int, 
         allocations.mark_exhausted(session, allocation)
     return job
 
-
-def describe_job(job: Job) -> dict[str, Any]:
-    return {"id": job.id, "allocation": job.allocation_id, "state": job.state.value, "gpus": job.nodes *
-            job.gpus_per_node, "time_limit_seconds": job.time_limit_seconds,
-            "reserved_gpu_seconds": job.reserved_gpu_seconds, "used_gpu_seconds": job.used_gpu_seconds}
